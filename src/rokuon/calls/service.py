@@ -1,0 +1,102 @@
+"""Reading calls: listing, the call document, search. Every function takes the
+principal and goes through the access door."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, column, select, text
+from sqlalchemy.orm import Session
+
+from rokuon.access import door
+from rokuon.access.principal import Principal
+from rokuon.calls.document import call_document, call_summary
+from rokuon.store.models import Call, Segment, Transcript
+from rokuon.text.normalize import normalize
+
+
+@dataclass
+class CallFilter:
+    since: date | datetime | None = None
+    until: date | datetime | None = None
+    agent: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    limit: int = 200
+    offset: int = 0
+
+
+def _aware(d: date | datetime, tz: str, *, end: bool = False) -> datetime:
+    if isinstance(d, datetime):
+        return d if d.tzinfo else d.replace(tzinfo=ZoneInfo(tz))
+    return datetime.combine(d, time.max if end else time.min, tzinfo=ZoneInfo(tz))
+
+
+def _apply(q: Any, f: CallFilter, tz: str) -> Any:
+    started = Call.started_at
+    if f.since is not None:
+        q = q.where(started >= _aware(f.since, tz))
+    if f.until is not None:
+        q = q.where(started <= _aware(f.until, tz, end=True))
+    if f.agent:
+        q = q.where(Call.agent == f.agent)
+    if f.direction:
+        q = q.where(Call.direction == f.direction)
+    if f.status:
+        q = q.where(Call.status == f.status)
+    return q
+
+
+def list_calls(session: Session, principal: Principal, f: CallFilter, tz: str
+               ) -> list[dict[str, Any]]:
+    q = door.scope_filter(principal, _apply(select(Call), f, tz))
+    q = q.order_by(Call.started_at.desc().nulls_last(), Call.created_at.desc())
+    q = q.limit(f.limit).offset(f.offset)
+    with door.audited(session, principal, "call.list", filter=_describe(f)):
+        return [call_summary(c, tz) for c in session.scalars(q)]
+
+
+def _describe(f: CallFilter) -> dict[str, Any]:
+    return {k: str(v) for k, v in vars(f).items() if v is not None and k not in ("limit",
+                                                                                 "offset")}
+
+
+def show_call(session: Session, principal: Principal, call_id: str, tz: str, *,
+              with_words: bool = False) -> dict[str, Any]:
+    call = door.get_call(session, principal, call_id, action="call.view")
+    return call_document(session, call, tz, with_words=with_words)
+
+
+def search(session: Session, principal: Principal, query: str, f: CallFilter, tz: str
+           ) -> list[dict[str, Any]]:
+    """Search utterances. Japanese has no spaces, so the index is character
+    trigrams (SQLite FTS5 trigram / PostgreSQL pg_trgm); shorter queries scan."""
+    needle = normalize(query)
+    if not needle:
+        return []
+    q = (select(Segment, Call)
+         .join(Call, Call.id == Segment.call_id)
+         .join(Transcript, (Transcript.id == Segment.transcript_id) & Transcript.is_current))
+    dialect = session.get_bind().dialect.name
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if dialect == "sqlite" and len(needle) >= 3:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        ids = (text("SELECT segment_id FROM segments_fts WHERE segments_fts MATCH :m")
+               .bindparams(m=phrase).columns(column("segment_id", Integer)))
+        q = q.where(Segment.id.in_(ids))
+    else:
+        # PostgreSQL: LIKE uses the pg_trgm GIN index for 3+ characters.
+        q = q.where(Segment.norm_text.like(f"%{escaped}%", escape="\\"))
+    q = door.scope_filter(principal, _apply(q, f, tz))
+    q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
+    q = q.limit(f.limit).offset(f.offset)
+    with door.audited(session, principal, "call.search", query=query, filter=_describe(f)):
+        return [
+            {"call_id": seg.call_id, "start": seg.start, "end": seg.end, "speaker": seg.speaker,
+             "text": seg.text, "started_at": call_summary(call, tz)["started_at"],
+             "agent": call.agent}
+            for seg, call in session.execute(q).all()
+        ]

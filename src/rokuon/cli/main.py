@@ -1,0 +1,300 @@
+"""The ``rokuon`` command line (CONTRACT.md). Commands parse, call a service,
+print. CLI commands act as the local system administrator (``cli@HOST``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rokuon.access.principal import Principal
+from rokuon.cli.output import emit_json, fail
+from rokuon.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="rokuon (録音): self-hosted call recording and conversation intelligence.")
+calls_app = typer.Typer(no_args_is_help=True, help="Inspect imported calls.")
+user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
+app.add_typer(calls_app, name="calls")
+app.add_typer(user_app, name="user")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from rokuon.install import open_runtime
+
+    try:
+        return open_runtime(_settings())
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def init(
+    admin_email: Annotated[str, typer.Option(help="First admin e-mail.")] = "admin@localhost",
+    json_: JsonOpt = False,
+) -> None:
+    """Create config, database and keys; print the first admin's one-time password."""
+    from rokuon.install import init_installation
+
+    try:
+        res = init_installation(_settings(), admin_email)
+    except (ConfigError, ValueError, OSError) as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(vars(res))
+        return
+    typer.echo(f"rokuon initialised in {res.home}")
+    typer.echo(f"database: {res.database}")
+    typer.echo(f"admin: {res.admin_email}")
+    typer.echo(f"one-time password: {res.admin_password}  (you must change it at first sign-in)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8420,
+    workers: Annotated[int | None, typer.Option(help="Pipeline worker threads.")] = None,
+    watch: Annotated[Path | None, typer.Option(help="Watch folder for new recordings.")] = None,
+) -> None:
+    """Web UI + REST API + embedded pipeline workers."""
+    import uvicorn
+
+    from rokuon.web.app import create_app
+
+    rt = _runtime()
+    if workers:
+        rt.settings.workers = workers
+    if watch:
+        rt.settings.watch_dir = watch
+    typer.echo(f"rokuon serving on http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    until_idle: Annotated[bool, typer.Option("--until-idle",
+                                             help="Exit when no job is left.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+) -> None:
+    """Run pipeline workers without the web server (scale-out or catch-up)."""
+    import time
+
+    from rokuon.pipeline.executor import EmbeddedExecutor, run_one, worker_name
+
+    rt = _runtime()
+    if until_idle:
+        name = worker_name()
+        while run_one(rt, name):
+            pass
+        return
+    ex = EmbeddedExecutor(rt, workers)
+    ex.start()
+    typer.echo(f"rokuon worker running ({ex.n} threads); Ctrl-C to stop", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        ex.stop(timeout=30)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Recordings to import.")],
+    meta: Annotated[Path | None, typer.Option(help="Metadata JSON for the call(s).")] = None,
+    channels: Annotated[str | None, typer.Option(
+        help="Stereo channel roles, left,right (default agent,customer).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Return after analysis.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Import recordings (WAV/G.711, MP3, OGG/Opus, FLAC, M4A)."""
+    from rokuon.calls.ingest import ingest_files
+    from rokuon.calls.metadata import validate_channel_roles
+    from rokuon.pipeline.executor import run_until_done
+    from rokuon.store.models import Call
+
+    roles = None
+    if channels:
+        try:
+            roles = validate_channel_roles([c.strip() for c in channels.split(",")])
+        except ValueError as exc:
+            fail(f"--channels: {exc}")
+    rt = _runtime()
+    results = ingest_files(rt, files, meta_path=meta, channels=roles, actor=Principal.cli())
+    new_ids = [r.call_id for r in results if r.status == "stored" and r.call_id]
+    if wait and new_ids:
+        run_until_done(rt, new_ids)
+    out = []
+    with rt.db.session() as s:
+        for r in results:
+            d = r.as_dict()
+            cid = r.call_id or r.duplicate_of
+            if cid:
+                d["call_id"] = cid
+                call = s.get(Call, cid)
+                if call is not None and r.status != "duplicate":
+                    d["status"] = call.status
+                    if call.status_reason:
+                        d["reason"] = call.status_reason
+            out.append(d)
+    if json_:
+        emit_json({"calls": out})
+    else:
+        for d in out:
+            if d["status"] == "error":
+                continue
+            extra = f" (duplicate of {d['duplicate_of']})" if d.get("duplicate_of") else ""
+            typer.echo(f"{d['file']}: {d['status']} {d.get('call_id', '')}{extra}")
+    errors = [d for d in out if d["status"] == "error" or d.get("status") == "failed"]
+    for d in errors:
+        typer.echo("rokuon: " + (d.get("error") or f"{d['file']}: {d.get('reason')}"), err=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+@calls_app.command("list")
+def calls_list(
+    since: Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's calls.")] = None,
+    direction: Annotated[str | None, typer.Option(help="inbound or outbound.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many calls.")] = 200,
+    json_: JsonOpt = False,
+) -> None:
+    """List calls, newest first."""
+    from rokuon.calls.service import list_calls
+
+    f = _filter(since, until, agent, direction, limit)
+    rt = _runtime()
+    with rt.db.session() as s:
+        rows = list_calls(s, Principal.cli(), f, rt.settings.timezone)
+    if json_:
+        emit_json({"calls": rows})
+        return
+    for r in rows:
+        typer.echo(f"{r['call_id']}  {r['started_at'] or '-':25}  {r['duration_s']:7.1f}s  "
+                   f"{r['agent'] or '-':12}  {r['status']}")
+
+
+def _filter(since: str | None, until: str | None, agent: str | None, direction: str | None,
+            limit: int):  # type: ignore[no-untyped-def]
+    from rokuon.calls.service import CallFilter
+
+    def _date(name: str, v: str | None) -> date | None:
+        if v is None:
+            return None
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            fail(f"--{name}: '{v}' is not a date (expected YYYY-MM-DD)")
+
+    if direction and direction not in ("inbound", "outbound"):
+        fail(f"--direction: '{direction}' must be inbound or outbound")
+    return CallFilter(since=_date("since", since), until=_date("until", until), agent=agent,
+                      direction=direction, limit=limit)
+
+
+@calls_app.command("show")
+def calls_show(
+    call_id: Annotated[str, typer.Argument(help="The call id.")],
+    words: Annotated[bool, typer.Option("--words", help="Include word timings.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Show one call (the call document)."""
+    from rokuon.access.door import NotFound
+    from rokuon.calls.service import show_call
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            doc = show_call(s, Principal.cli(), call_id, rt.settings.timezone, with_words=words)
+    except NotFound as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(doc)
+        return
+    typer.echo(f"call {doc['call_id']}  {doc['status']}  {doc['started_at']}  "
+               f"{doc['duration_s']}s  agent={doc['agent']}")
+    for seg in doc["segments"]:
+        typer.echo(f"[{seg['start']:7.2f}-{seg['end']:7.2f}] {seg['speaker']:9} {seg['text']}")
+
+
+@calls_app.command("retry")
+def calls_retry(call_id: Annotated[str, typer.Argument(help="A failed call's id.")]) -> None:
+    """Put a failed call back into the pipeline."""
+    from rokuon.pipeline.jobs import retry_failed
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        n = retry_failed(s, call_id)
+    if not n:
+        fail(f"call {call_id} has no failed step")
+    typer.echo(f"call {call_id}: requeued")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Text to find (Japanese or other).")],
+    since: Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's calls.")] = None,
+    direction: Annotated[str | None, typer.Option(help="inbound or outbound.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many hits.")] = 100,
+    json_: JsonOpt = False,
+) -> None:
+    """Full-text search over transcripts."""
+    from rokuon.calls.service import search as do_search
+
+    f = _filter(since, until, agent, direction, limit)
+    rt = _runtime()
+    with rt.db.session() as s:
+        hits = do_search(s, Principal.cli(), query, f, rt.settings.timezone)
+    if json_:
+        emit_json({"hits": hits})
+        return
+    for h in hits:
+        typer.echo(f"{h['call_id']}  {h['start']:7.2f}  {h['speaker']:9} {h['text']}")
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Argument(help="The user's e-mail (login name).")],
+    role: Annotated[str, typer.Option(help="admin|compliance|supervisor|operator|auditor")],
+    team: Annotated[str | None, typer.Option(help="Team (supervisor/operator scope).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create a user and print a one-time password."""
+    from rokuon.users.service import UserError, create_user
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            user, password = create_user(s, Principal.cli(), email, role, team)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"user_id": user.id, "email": user.email, "role": user.role,
+                   "team": user.team, "one_time_password": password})
+    else:
+        typer.echo(f"user {user.email} ({user.role}) created; one-time password: {password}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,18 @@
+"""CLI output helpers: one JSON document on stdout, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    sys.stderr.write("rokuon: " + " ".join(str(message).split()) + "\n")
+    raise typer.Exit(code)

@@ -1,0 +1,148 @@
+"""The one configuration object.
+
+Values come from, highest priority first: explicit overrides (CLI flags),
+``ROKUON_*`` environment variables, ``$ROKUON_HOME/config.toml``, defaults.
+Everything else receives a ``Settings`` instance; nothing reads the
+environment deep inside the code.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_FILE_NAME = "config.toml"
+DEFAULT_HOME = Path("~/.rokuon")
+
+
+class ConfigError(Exception):
+    """The configuration is missing or invalid (message names the key/file)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROKUON_", extra="forbid")
+
+    home: Path = DEFAULT_HOME
+    database_url: str | None = None
+
+    # ASR engine
+    asr_model: str = "packaged"  # "packaged" | local directory | model hub name
+    asr_language: str = "ja"  # "auto" lets Whisper detect the language
+    asr_beam_size: int = 5
+    asr_device: str = "cpu"
+    asr_compute_type: str = "int8"
+    asr_cpu_threads: int = 0
+    models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
+
+    # ingest
+    max_upload_bytes: int = 500 * 1024 * 1024
+    max_duration_s: float = 4 * 3600.0
+    default_channels: list[str] = Field(default_factory=lambda: ["agent", "customer"])
+    watch_dir: Path | None = None
+    timezone: str = "Asia/Tokyo"  # for metadata times without an offset, and display
+
+    # pipeline
+    workers: int = 1
+    job_lease_s: float = 60.0
+    job_poll_s: float = 0.5
+    max_attempts: int = 3
+
+    # storage / keys
+    blob_store: str = "local"
+    key_provider: str = "local"
+
+    # web
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, v: Any) -> Any:
+        return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @field_validator("default_channels", mode="before")
+    @classmethod
+    def _split_channels(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    # ---- derived paths -------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.home / CONFIG_FILE_NAME
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "keys" / "kek.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_path or self.home / "models"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'rokuon.db'}"
+
+    @property
+    def initialised(self) -> bool:
+        return self.config_file.exists()
+
+
+def _env_set(field: str) -> bool:
+    return f"ROKUON_{field.upper()}" in os.environ
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the Settings: overrides > env > config.toml > defaults."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    home_raw = overrides.get("home") or os.environ.get("ROKUON_HOME") or str(DEFAULT_HOME)
+    home = Path(home_raw).expanduser()
+    file_values: dict[str, Any] = {}
+    cfg = home / CONFIG_FILE_NAME
+    if cfg.exists():
+        try:
+            file_values = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{cfg}: not valid TOML ({exc})") from exc
+    values = {k: v for k, v in file_values.items() if not _env_set(k)}
+    values.update(overrides)
+    values["home"] = home
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"configuration key '{key}': {first['msg']}") from exc
+
+
+def default_config_toml() -> str:
+    """The config file written by ``rokuon init`` (documented defaults)."""
+    return """\
+# rokuon configuration. Every key can also be set as ROKUON_<KEY> in the environment.
+# default database: SQLite in this folder; for PostgreSQL:
+# database_url = "postgresql+psycopg://rokuon@127.0.0.1:5432/rokuon"
+
+# ASR: "packaged" = offline Whisper base from pip packages; or a local model directory;
+# or a model hub name such as "large-v3" (needs network on first use).
+asr_model = "packaged"
+asr_language = "ja"          # "auto" = detect per call
+asr_beam_size = 5
+
+max_upload_bytes = 524288000  # 500 MiB
+max_duration_s = 14400        # 4 hours
+default_channels = ["agent", "customer"]  # stereo: left, right
+# watch_dir = "/srv/recordings/incoming"
+
+workers = 1
+max_attempts = 3
+"""

@@ -1,0 +1,146 @@
+"""Durable job records: claim with a lease, heartbeat, complete, fail.
+
+A job row exists for each (call, step) before any work starts. Workers claim a
+job by an atomic conditional UPDATE; a job whose lease expired (its worker
+died) can be claimed again. ``attempts`` counts claims, so a step that keeps
+crashing its worker still ends as failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from rokuon.store.models import Call, CallStatus, JobStatus, PipelineEvent, PipelineJob, utcnow
+
+STEPS = ("transcribe", "analyze", "index")
+STATE_AFTER = {"transcribe": CallStatus.TRANSCRIBED, "analyze": CallStatus.ANALYZED,
+               "index": CallStatus.INDEXED}
+
+
+def next_step(step: str) -> str | None:
+    i = STEPS.index(step)
+    return STEPS[i + 1] if i + 1 < len(STEPS) else None
+
+
+def enqueue(session: Session, call_id: str, step: str, *, max_attempts: int) -> PipelineJob:
+    job = PipelineJob(call_id=call_id, step=step, max_attempts=max_attempts)
+    session.add(job)
+    return job
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(PipelineJob.status == JobStatus.PENDING, PipelineJob.available_at <= now),
+        and_(PipelineJob.status == JobStatus.RUNNING, PipelineJob.lease_expires_at < now),
+    )
+
+
+def claim_next(
+    session: Session, worker: str, lease_s: float, *, call_ids: list[str] | None = None
+) -> PipelineJob | None:
+    """Claim one runnable job (oldest first). Commits the claim."""
+    now = utcnow()
+    q = select(PipelineJob.id).where(_claimable(now)).order_by(PipelineJob.id).limit(5)
+    if call_ids is not None:
+        q = q.where(PipelineJob.call_id.in_(call_ids))
+    for job_id in session.scalars(q).all():
+        res = session.execute(
+            update(PipelineJob)
+            .where(PipelineJob.id == job_id, _claimable(now))
+            .values(
+                status=JobStatus.RUNNING,
+                lease_owner=worker,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                attempts=PipelineJob.attempts + 1,
+            )
+        )
+        session.commit()
+        if res.rowcount == 1:
+            return session.get(PipelineJob, job_id, populate_existing=True)
+    return None
+
+
+def extend_lease(session: Session, job_id: int, worker: str, lease_s: float) -> bool:
+    res = session.execute(
+        update(PipelineJob)
+        .where(PipelineJob.id == job_id, PipelineJob.lease_owner == worker,
+               PipelineJob.status == JobStatus.RUNNING)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
+    )
+    session.commit()
+    return res.rowcount == 1
+
+
+def still_owned(session: Session, job: PipelineJob, worker: str) -> bool:
+    """Inside the step's final transaction: is the job still ours? (lock on PostgreSQL)"""
+    q = select(PipelineJob).where(PipelineJob.id == job.id).with_for_update()
+    current = session.scalars(q).one()
+    return current.status == JobStatus.RUNNING and current.lease_owner == worker
+
+
+def complete(session: Session, job: PipelineJob, *, max_attempts: int) -> None:
+    """Mark the job done, advance the call, enqueue the next step (same transaction
+    as the step's results)."""
+    job = session.merge(job)
+    job.status = JobStatus.DONE
+    job.finished_at = utcnow()
+    job.lease_owner = None
+    call = session.get(Call, job.call_id)
+    assert call is not None
+    state = STATE_AFTER[job.step]
+    call.status = state
+    call.status_reason = None
+    session.add(PipelineEvent(call_id=call.id, state=state))
+    nxt = next_step(job.step)
+    if nxt:
+        enqueue(session, call.id, nxt, max_attempts=max_attempts)
+
+
+def fail(session: Session, job_id: int, worker: str, error: str, *, permanent: bool,
+         retry_delay_s: float) -> bool:
+    """Record a failed attempt. Returns True when the job (and the call) failed for good."""
+    job = session.get(PipelineJob, job_id, populate_existing=True)
+    if job is None or job.lease_owner != worker:
+        return False
+    job.last_error = error[:2000]
+    job.lease_owner = None
+    final = permanent or job.attempts >= job.max_attempts
+    call = session.get(Call, job.call_id)
+    if final:
+        job.status = JobStatus.FAILED
+        job.finished_at = utcnow()
+        if call is not None:
+            call.status = CallStatus.FAILED
+            call.status_reason = f"{job.step}: {error}"[:2000]
+            session.add(PipelineEvent(call_id=call.id, state=CallStatus.FAILED,
+                                      detail=f"{job.step} attempt {job.attempts}: {error}"))
+    else:
+        job.status = JobStatus.PENDING
+        job.available_at = utcnow() + timedelta(seconds=retry_delay_s * job.attempts)
+        if call is not None:
+            session.add(PipelineEvent(call_id=call.id, state=call.status,
+                                      detail=f"{job.step} attempt {job.attempts} failed: {error}"))
+    session.commit()
+    return final
+
+
+def retry_failed(session: Session, call_id: str) -> int:
+    """Put a failed call's failed job back in the queue (operator action)."""
+    jobs = session.scalars(
+        select(PipelineJob).where(PipelineJob.call_id == call_id,
+                                  PipelineJob.status == JobStatus.FAILED)
+    ).all()
+    for job in jobs:
+        job.status = JobStatus.PENDING
+        job.attempts = 0
+        job.available_at = utcnow()
+        call = session.get(Call, call_id)
+        if call is not None:
+            prev = {"transcribe": CallStatus.STORED, "analyze": CallStatus.TRANSCRIBED,
+                    "index": CallStatus.ANALYZED}[job.step]
+            call.status = prev
+            call.status_reason = None
+    return len(jobs)

@@ -1,0 +1,155 @@
+"""The pipeline steps. Each step reads what it needs, computes outside any
+transaction, then writes its results, the call's next state and the next job in
+ONE transaction — so a crash anywhere means the step simply runs again, and its
+effects (one transcript, one analysis row per version) happen exactly once."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from rokuon.engine import analysis
+from rokuon.engine.types import AudioError, Word
+from rokuon.engine.types import Segment as EngineSegment
+from rokuon.pipeline import jobs
+from rokuon.runtime import Runtime
+from rokuon.store.models import AnalysisResult, Call, Party, PipelineJob, Segment, Transcript
+from rokuon.text.normalize import normalize
+
+
+class PermanentStepError(Exception):
+    """Retrying will not help (e.g. the stored audio cannot be decoded)."""
+
+
+class LeaseLostError(Exception):
+    """Another worker took the job over; this worker's results are discarded."""
+
+
+def _load_call(session: Session, call_id: str) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise PermanentStepError(f"call {call_id} no longer exists")
+    if call.wrapped_key is None:
+        raise PermanentStepError(f"call {call_id} was erased")
+    return call
+
+
+def current_transcript(session: Session, call_id: str) -> Transcript | None:
+    return session.scalars(
+        select(Transcript).where(Transcript.call_id == call_id, Transcript.is_current)
+    ).first()
+
+
+def engine_segments(session: Session, transcript_id: int) -> list[EngineSegment]:
+    rows = session.scalars(
+        select(Segment).where(Segment.transcript_id == transcript_id).order_by(Segment.idx)
+    ).all()
+    return [
+        EngineSegment(
+            speaker=r.speaker, start=r.start, end=r.end, text=r.text,
+            words=[Word(*w) for w in r.words], confidence=r.confidence, channel=r.channel,
+        )
+        for r in rows
+    ]
+
+
+def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
+    from rokuon.engine.audio.decode import decode
+
+    with rt.db.session() as s:
+        call = _load_call(s, job.call_id)
+        roles = [p.role for p in sorted(call.parties, key=lambda p: p.channel or 0)
+                 if p.channel is not None]
+        blob_key, wrapped, sha = call.blob_key, call.wrapped_key, call.content_sha256
+    from rokuon.store.keys import WrappedKey
+
+    data = rt.blobs.read_all(blob_key, WrappedKey.from_json(wrapped), expected_sha256=sha)
+    try:
+        audio = decode(io.BytesIO(data), max_duration_s=rt.settings.max_duration_s)
+    except AudioError as exc:
+        raise PermanentStepError(f"stored audio cannot be decoded: {exc}") from exc
+    del data
+    result = rt.asr.transcribe(audio, roles if len(audio.channels) > 1 else [])
+
+    with rt.db.session() as s:
+        if not jobs.still_owned(s, job, worker):
+            raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
+        version = (s.scalar(select(func.max(Transcript.version))
+                            .where(Transcript.call_id == job.call_id)) or 0) + 1
+        s.execute(update(Transcript).where(Transcript.call_id == job.call_id)
+                  .values(is_current=False))
+        tr = Transcript(
+            call_id=job.call_id, version=version, is_current=True, engine=result.engine,
+            model=result.model, language=result.language, diarization=result.diarization,
+            dropped=result.dropped, job_id=job.id,
+        )
+        s.add(tr)
+        s.flush()
+        for i, seg in enumerate(result.segments):
+            s.add(Segment(
+                transcript_id=tr.id, call_id=job.call_id, idx=i, speaker=seg.speaker,
+                channel=seg.channel, start=round(seg.start, 3), end=round(seg.end, 3),
+                text=seg.text, norm_text=normalize(seg.text), confidence=seg.confidence,
+                words=[[w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 3)]
+                       for w in seg.words],
+            ))
+        if result.diarization and len(audio.channels) == 1:
+            _record_diarized_parties(s, job.call_id, result.segments)
+        jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
+
+
+def _record_diarized_parties(s: Session, call_id: str, segments: list[EngineSegment]) -> None:
+    s.execute(delete(Party).where(Party.call_id == call_id, Party.channel.is_(None)))
+    for role in sorted({seg.speaker for seg in segments}):
+        s.add(Party(call_id=call_id, role=role, channel=None))
+
+
+def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
+    with rt.db.session() as s:
+        call = _load_call(s, job.call_id)
+        tr = current_transcript(s, job.call_id)
+        if tr is None:
+            raise PermanentStepError("no transcript to analyze")
+        segments = engine_segments(s, tr.id)
+        duration = call.duration_s
+        tr_id = tr.id
+    results = analysis.run_all(segments, duration)
+    with rt.db.session() as s:
+        if not jobs.still_owned(s, job, worker):
+            raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
+        for name, (version, payload) in results.items():
+            existing = s.scalars(select(AnalysisResult).where(
+                AnalysisResult.call_id == job.call_id, AnalysisResult.analyzer == name,
+                AnalysisResult.version == version)).first()
+            if existing is None:
+                s.add(AnalysisResult(call_id=job.call_id, analyzer=name, version=version,
+                                     transcript_id=tr_id, payload=payload))
+            else:
+                existing.payload, existing.transcript_id = payload, tr_id
+        jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
+
+
+def index(rt: Runtime, job: PipelineJob, worker: str) -> None:
+    with rt.db.session() as s:
+        if not jobs.still_owned(s, job, worker):
+            raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
+        tr = current_transcript(s, job.call_id)
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(text("DELETE FROM segments_fts WHERE call_id = :c"), {"c": job.call_id})
+            if tr is not None:
+                s.execute(text(
+                    "INSERT INTO segments_fts (norm_text, segment_id, call_id) "
+                    "SELECT norm_text, id, call_id FROM segments WHERE transcript_id = :t"
+                ), {"t": tr.id})
+        # PostgreSQL: the pg_trgm GIN index on segments.norm_text is maintained by the DB.
+        jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
+
+
+STEP_FUNCTIONS: dict[str, Callable[[Runtime, PipelineJob, str], None]] = {
+    "transcribe": transcribe,
+    "analyze": analyze,
+    "index": index,
+}

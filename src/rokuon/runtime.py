@@ -1,0 +1,73 @@
+"""Wiring: builds the long-lived services of one installation from Settings.
+
+One ``Runtime`` per process. Services are created lazily so that a CLI command
+that only lists calls never loads the ASR model.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from rokuon.config import ConfigError, Settings
+from rokuon.store.db import Database
+
+if TYPE_CHECKING:
+    from rokuon.engine.asr.transcribe import WhisperEngine
+    from rokuon.store.blobs import BlobStore
+    from rokuon.store.keys import KeyProvider
+
+
+class NotInitialisedError(ConfigError):
+    pass
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, require_init: bool = True) -> None:
+        if require_init and not settings.initialised:
+            raise NotInitialisedError(
+                f"rokuon is not initialised in {settings.home}: run 'rokuon init' first "
+                "(or set ROKUON_HOME)"
+            )
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.effective_database_url)
+
+    @cached_property
+    def keys(self) -> KeyProvider:
+        from rokuon.store.keys import make_key_provider
+
+        return make_key_provider(self.settings.key_provider, path=self.settings.key_file)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        from rokuon.store.blobs import make_blob_store
+
+        return make_blob_store(self.settings.blob_store, root=self.settings.blob_dir,
+                               keys=self.keys)
+
+    @property
+    def asr(self) -> WhisperEngine:
+        with self._lock:
+            if "_asr" not in self.__dict__:
+                from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine
+
+                s = self.settings
+                opts = AsrOptions(
+                    model=s.asr_model,
+                    language=None if s.asr_language == "auto" else s.asr_language,
+                    beam_size=s.asr_beam_size,
+                    device=s.asr_device,
+                    compute_type=s.asr_compute_type,
+                    cpu_threads=s.asr_cpu_threads,
+                )
+                self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
+            return self.__dict__["_asr"]
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()

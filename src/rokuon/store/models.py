@@ -1,0 +1,229 @@
+"""SQLAlchemy 2 models: the data model of rokuon.
+
+Call ─┬─ Party (agent/customer, channel)
+      ├─ Transcript (versioned) ── Segment (speaker, times, text, words, confidence)
+      ├─ AnalysisResult (analyzer + version + JSON payload)
+      ├─ PipelineJob (one per step, state + attempts + lease) and PipelineEvent (history)
+User, WebSession, AuditEntry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CallStatus:
+    RECEIVED = "received"
+    STORED = "stored"
+    TRANSCRIBED = "transcribed"
+    ANALYZED = "analyzed"
+    INDEXED = "indexed"
+    FAILED = "failed"
+    ORDER = (RECEIVED, STORED, TRANSCRIBED, ANALYZED, INDEXED)
+    TERMINAL = (INDEXED, FAILED)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=CallStatus.RECEIVED, index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    direction: Mapped[str | None] = mapped_column(String(10), index=True)
+    agent: Mapped[str | None] = mapped_column(String(200), index=True)
+    customer_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    queue: Mapped[str | None] = mapped_column(String(200))
+    purposes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    extra_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # cli | api | watch
+    original_filename: Mapped[str | None] = mapped_column(String(500))
+    container: Mapped[str] = mapped_column(String(50))
+    codec: Mapped[str] = mapped_column(String(50))
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+
+    blob_key: Mapped[str] = mapped_column(String(300))
+    wrapped_key: Mapped[str | None] = mapped_column(Text)  # None once crypto-shredded
+    blob_size: Mapped[int] = mapped_column(Integer)
+
+    qa_score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    parties: Mapped[list[Party]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="Party.id"
+    )
+
+
+class Party(Base):
+    __tablename__ = "parties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # agent | customer | speaker_N
+    channel: Mapped[int | None] = mapped_column(Integer)  # None = mono / diarized
+    name: Mapped[str | None] = mapped_column(String(200))
+
+    call: Mapped[Call] = relationship(back_populates="parties")
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("call_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    engine: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(10))
+    diarization: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dropped: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_call_start", "call_id", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transcript_id: Mapped[int] = mapped_column(
+        ForeignKey("transcripts.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[int | None] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    norm_text: Mapped[str] = mapped_column(Text)  # rokuon.text.normalize(text), for search
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    words: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[text, start, end, prob]]
+
+
+class AnalysisResult(Base):
+    __tablename__ = "analysis_results"
+    __table_args__ = (UniqueConstraint("call_id", "analyzer", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    analyzer: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    transcript_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PipelineJob(Base):
+    __tablename__ = "pipeline_jobs"
+    __table_args__ = (
+        UniqueConstraint("call_id", "step"),
+        Index("ix_jobs_claim", "status", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(20))  # transcribe | analyze | index
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PipelineEvent(Base):
+    __tablename__ = "pipeline_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(30))
+    team: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str | None] = mapped_column(String(30))
+    object_id: Mapped[str | None] = mapped_column(String(100))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,61 @@
+"""Search over Japanese segments: trigram index, short queries, normalisation,
+filters, current transcript only, scope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rokuon.access.principal import Principal
+from rokuon.calls.ingest import ingest_files
+from rokuon.calls.service import CallFilter, search
+from tests.helpers import tone_wav, write_transcript
+
+CLI = Principal.cli()
+
+
+def _call(rt, tmp_path: Path, seed: int, meta: str, lines):  # type: ignore[no-untyped-def]
+    p = tmp_path / f"c{seed}.wav"
+    p.write_bytes(tone_wav(1.0, seed=seed))
+    p.with_suffix(".json").write_text(meta, encoding="utf-8")
+    [r] = ingest_files(rt, [p], actor=CLI)
+    write_transcript(rt, r.call_id, lines)
+    return r.call_id
+
+
+def _hits(rt, q: str, **f):  # type: ignore[no-untyped-def]
+    with rt.db.session() as s:
+        return search(s, CLI, q, CallFilter(**f), "Asia/Tokyo")
+
+
+def test_japanese_search_and_filters(rt, tmp_path: Path) -> None:
+    a = _call(rt, tmp_path, 41, '{"agent": "sato", "direction": "inbound", '
+              '"started_at": "2026-11-01T10:00:00+09:00"}',
+              [("agent", 0.5, 2.0, "お電話ありがとうございます"),
+               ("customer", 2.5, 5.0, "解約の手続きをお願いします")])
+    b = _call(rt, tmp_path, 42, '{"agent": "tanaka", "direction": "outbound", '
+              '"started_at": "2026-11-20T10:00:00+09:00"}',
+              [("agent", 0.5, 2.0, "キャンペーンのご案内です"),
+               ("customer", 2.5, 4.0, "ＡＢＣプランの解約は？")])
+    assert {h["call_id"] for h in _hits(rt, "解約")} == {a, b}  # 2 characters: scan
+    assert [h["call_id"] for h in _hits(rt, "手続き")] == [a]  # trigram index
+    assert [h["call_id"] for h in _hits(rt, "abcプラン")] == [b]  # width + case folded
+    assert [h["call_id"] for h in _hits(rt, "きゃんぺーん")] == [b]  # kana folded
+    assert [h["call_id"] for h in _hits(rt, "解約", agent="tanaka")] == [b]
+    assert [h["call_id"] for h in _hits(rt, "解約", direction="inbound")] == [a]
+    from datetime import date
+
+    assert [h["call_id"] for h in _hits(rt, "解約", since=date(2026, 11, 10))] == [b]
+    assert [h["call_id"] for h in _hits(rt, "解約", until=date(2026, 11, 10))] == [a]
+    assert _hits(rt, "   ") == []
+    # hostile input is just text
+    assert _hits(rt, '" OR 1=1 --') == []
+    assert _hits(rt, "%") == [] and _hits(rt, "_") == []
+
+
+def test_operator_sees_only_own_calls(rt, tmp_path: Path) -> None:
+    _call(rt, tmp_path, 43, '{"agent": "sato"}', [("agent", 0, 1, "料金プランの変更")])
+    b = _call(rt, tmp_path, 44, '{"agent": "tanaka"}', [("agent", 0, 1, "料金プランの説明")])
+    op = Principal(name="tanaka@example.com", role="operator", agent_name="tanaka")
+    with rt.db.session() as s:
+        hits = search(s, op, "料金プラン", CallFilter(), "Asia/Tokyo")
+    assert [h["call_id"] for h in hits] == [b]
