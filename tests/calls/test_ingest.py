@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -169,51 +172,54 @@ def test_unreadable_file(rt, tmp_path: Path) -> None:
     assert res.status == "error" and "locked.wav" in res.error
 
 
-def test_disk_full_leaves_nothing(rt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path | None]:
+    """A real 256 KiB filesystem (tmpfs) when we may mount one, else None."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                        capture_output=True).returncode == 0
+    yield mnt if ok else None
+    if ok:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_disk_full_leaves_nothing(rt, tmp_path: Path, small_disk: Path | None,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "a.wav"
-    p.write_bytes(tone_wav(2.0, seed=14))
-    import os
+    p.write_bytes(tone_wav(60.0, seed=14))  # ~960 KB: does not fit in 256 KiB
+    if small_disk is not None:
+        rt.blobs.root = small_disk / "blobs"
+    else:  # no permission to mount: make the blob store's file writes fail like a full disk
+        import rokuon.store.blobs as blobs_mod
 
-    real_write = os.write
+        real_fdopen = os.fdopen
 
-    def full(fd: int, data: bytes) -> int:  # the blob store writes through the OS
-        raise OSError(errno.ENOSPC, "No space left on device")
+        class Full:
+            def __init__(self, fh):  # type: ignore[no-untyped-def]
+                self.fh, self.n = fh, 0
 
-    monkeypatch.setattr(os, "write", full)
-    import builtins
+            def write(self, data: bytes) -> int:
+                self.n += len(data)
+                if self.n > 200_000:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return self.fh.write(data)
 
-    real_open = builtins.open
+            def __getattr__(self, name):  # type: ignore[no-untyped-def]
+                return getattr(self.fh, name)
 
-    class FullFile:
-        def __init__(self, fh):  # type: ignore[no-untyped-def]
-            self._fh = fh
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                return self
 
-        def write(self, data):  # type: ignore[no-untyped-def]
-            raise OSError(errno.ENOSPC, "No space left on device")
+            def __exit__(self, *a):  # type: ignore[no-untyped-def]
+                return self.fh.__exit__(*a)
 
-        def __getattr__(self, name):  # type: ignore[no-untyped-def]
-            return getattr(self._fh, name)
-
-        def __enter__(self):  # type: ignore[no-untyped-def]
-            return self
-
-        def __exit__(self, *a):  # type: ignore[no-untyped-def]
-            return self._fh.__exit__(*a)
-
-    def fake_open(file, mode="r", *a, **k):  # type: ignore[no-untyped-def]
-        fh = real_open(file, mode, *a, **k)
-        if "w" in mode and str(rt.settings.blob_dir) in str(file):
-            return FullFile(fh)
-        return fh
-
-    monkeypatch.setattr(builtins, "open", fake_open)
+        monkeypatch.setattr(blobs_mod.os, "fdopen", lambda *a, **k: Full(real_fdopen(*a, **k)))
     [res] = ingest_files(rt, [p], actor=CLI)
-    monkeypatch.setattr(os, "write", real_write)
-    monkeypatch.setattr(builtins, "open", real_open)
     assert res.status == "error" and "disk full" in res.error, res
+    assert "a.wav" in res.error
     assert _counts(rt) == (0, 0)
-    leftovers = [f for f in rt.settings.blob_dir.rglob("*") if f.is_file()]
-    assert leftovers == []
+    assert [f for f in rt.blobs.root.rglob("*") if f.is_file()] == []
 
 
 def test_crash_between_blob_and_row_is_swept(rt) -> None:
