@@ -1,0 +1,187 @@
+"""REST API (JSON). Thin: parse, call a service, return."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
+
+from rokuon.access.door import NotFound, get_call
+from rokuon.calls.ingest import IngestError, ingest_stream
+from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
+from rokuon.calls.service import CallFilter, list_calls, search, show_call
+from rokuon.runtime import Runtime
+from rokuon.web.audio import range_response
+from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, runtime
+
+router = APIRouter(prefix="/api")
+
+
+def call_filter(since: date | None = None, until: date | None = None,
+                agent: str | None = None, direction: str | None = Query(
+                    None, pattern="^(inbound|outbound)$"),
+                limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0)
+                ) -> CallFilter:
+    return CallFilter(since=since, until=until, agent=agent or None, direction=direction,
+                      limit=limit, offset=offset)
+
+
+@router.get("/calls")
+def api_list_calls(f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
+                   s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
+                   ) -> dict[str, Any]:
+    return {"calls": list_calls(s, auth.principal, f, rt.settings.timezone)}
+
+
+@router.get("/calls/{call_id}")
+def api_show_call(call_id: str, words: bool = False, auth: Auth = Depends(api_auth),
+                  s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
+                  ) -> dict[str, Any]:
+    try:
+        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words)
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+
+
+@router.get("/search")
+def api_search(q: str = Query(..., min_length=1, max_length=200),
+               f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
+               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
+               ) -> dict[str, Any]:
+    return {"hits": search(s, auth.principal, q, f, rt.settings.timezone)}
+
+
+@router.get("/calls/{call_id}/audio")
+def api_audio(call_id: str, request: Request, purpose: str = "quality",
+              auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
+              rt: Runtime = Depends(runtime)) -> Response:
+    from rokuon.engine.audio.playback import to_wav_pcm16
+    from rokuon.store.keys import WrappedKey
+
+    range_header = request.headers.get("range")
+    first = range_header is None or range_header.strip().startswith("bytes=0-")
+    cache = request.app.state.audio_cache
+    cache_key = f"{auth.user.id}:{call_id}"
+    data = cache.get(cache_key)
+    try:
+        if data is None or first:
+            # every fresh play (not the player's follow-up ranges) passes the door
+            call = get_call(s, auth.principal, call_id, action="call.play", purpose=purpose,
+                            detail={"range": range_header})
+            if call.wrapped_key is None:
+                raise NotFound(f"call {call_id} not found")
+            if data is None:
+                with rt.blobs.open(call.blob_key, WrappedKey.from_json(call.wrapped_key)) as r:
+                    data = to_wav_pcm16(r)
+                cache.put(cache_key, data)
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    return range_response(data, range_header, "audio/wav")
+
+
+class _Bridge:
+    """Async request chunks → a blocking iterator for the ingest service (bounded, so
+    memory stays small and back-pressure reaches the client)."""
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=8)
+        self.closed = threading.Event()  # the consumer stopped (finished or failed)
+
+    def put(self, item: Any) -> None:
+        while not self.closed.is_set():
+            try:
+                self.q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            item = self.q.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+async def _pump(stream: AsyncIterator[bytes], bridge: _Bridge, limit: int) -> None:
+    total = 0
+    loop = asyncio.get_running_loop()
+    try:
+        async for chunk in stream:
+            if not chunk:
+                continue
+            total += len(chunk)
+            await loop.run_in_executor(None, bridge.put, chunk)
+            if total > limit:
+                break  # the ingest service reports the limit
+        await loop.run_in_executor(None, bridge.put, _Bridge._END)
+    except BaseException as exc:  # client went away: stop the ingest cleanly
+        await loop.run_in_executor(None, bridge.put, OSError(f"upload interrupted: {exc}"))
+
+
+@router.post("/calls", status_code=201)
+async def api_upload(request: Request, filename: str | None = None,
+                     channels: str | None = None, auth: Auth = Depends(api_auth),
+                     rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, request.headers.get("x-csrf-token"))
+    limit = rt.settings.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        return JSONResponse({"error": f"recording exceeds the upload limit of "
+                                      f"{limit // (1024 * 1024)} MiB"}, status_code=413)
+    name = (filename or request.headers.get("x-filename") or "upload").replace("/", "_")[:200]
+    meta = None
+    raw_meta = request.headers.get("x-rokuon-metadata")
+    try:
+        if raw_meta:
+            text = unquote(raw_meta) if "%" in raw_meta else \
+                raw_meta.encode("latin-1").decode("utf-8")
+            meta = parse_metadata(text, source="X-Rokuon-Metadata")
+        roles = validate_channel_roles(channels.split(",")) if channels else None
+    except (MetadataError, UnicodeError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=422)
+    except ValueError as exc:
+        return JSONResponse({"error": f"channels: {exc}"}, status_code=422)
+
+    bridge = _Bridge()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["r"] = ingest_stream(rt, bridge, name=name, meta=meta, channels=roles,
+                                        source="api", actor=auth.principal)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            result["e"] = exc
+        finally:
+            bridge.closed.set()  # the pump stops feeding
+
+    t = threading.Thread(target=work, name="upload", daemon=True)
+    t.start()
+    pump = asyncio.create_task(_pump(request.stream(), bridge, limit))
+    while t.is_alive():
+        await asyncio.sleep(0.02)
+    await pump
+    if "e" in result:
+        exc = result["e"]
+        if isinstance(exc, IngestError):
+            status = 413 if "upload limit" in str(exc) else 400
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        raise exc
+    r = result["r"]
+    if r.status == "duplicate":
+        return JSONResponse({"status": "duplicate", "duplicate_of": r.duplicate_of,
+                             "call_id": r.duplicate_of}, status_code=200)
+    request.app.state.executor.notify()
+    return JSONResponse({"call_id": r.call_id, "status": r.status}, status_code=201)

@@ -1,0 +1,45 @@
+// Call page: click a transcript line to hear it; ?t= seeks on load; the line being
+// played is highlighted.
+(function () {
+  "use strict";
+  var player = document.getElementById("player");
+  var lines = Array.prototype.slice.call(document.querySelectorAll("#transcript .line"));
+  if (!player) { return; }
+
+  function seek(t) {
+    player.currentTime = t;
+    var p = player.play();
+    if (p && p.catch) { p.catch(function () {}); }
+  }
+
+  lines.forEach(function (li) {
+    function go() { seek(parseFloat(li.dataset.start)); }
+    li.addEventListener("click", go);
+    li.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); }
+    });
+  });
+
+  player.addEventListener("timeupdate", function () {
+    var t = player.currentTime;
+    lines.forEach(function (li) {
+      var on = t >= parseFloat(li.dataset.start) && t < parseFloat(li.dataset.end);
+      li.classList.toggle("playing", on);
+    });
+  });
+
+  var params = new URLSearchParams(window.location.search);
+  var start = parseFloat(params.get("t"));
+  if (!isNaN(start)) {
+    var apply = function () { player.currentTime = start; };
+    if (player.readyState >= 1) { apply(); } else {
+      player.addEventListener("loadedmetadata", apply, { once: true });
+    }
+    lines.forEach(function (li) {
+      if (Math.abs(parseFloat(li.dataset.start) - start) < 0.01) {
+        li.classList.add("hit");
+        li.scrollIntoView({ block: "center" });
+      }
+    });
+  }
+})();
