@@ -23,7 +23,8 @@ def sniff_format(head: bytes) -> str | None:
         return "m4a"
     if head[:3] == b"ID3":
         return "mp3"
-    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 \
-            and (head[1] & 0x06) != 0:  # MPEG audio frame sync with a valid layer
-        return "mp3"
+    if len(head) >= 4 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 \
+            and (head[1] & 0x06) != 0 and (head[1] & 0x18) != 0x08 \
+            and (head[2] >> 4) not in (0x0, 0xF) and (head[2] >> 2) & 0x3 != 0x3:
+        return "mp3"  # an MPEG audio frame header: sync, valid version/layer/bitrate/rate
     return None
