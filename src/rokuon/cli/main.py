@@ -22,6 +22,10 @@ app.add_typer(calls_app, name="calls")
 app.add_typer(user_app, name="user")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")]
+AgentOpt = Annotated[str | None, typer.Option(help="Only this agent's calls.")]
+DirectionOpt = Annotated[str | None, typer.Option(help="inbound or outbound.")]
 
 
 def _settings() -> Settings:
@@ -171,10 +175,10 @@ def ingest(
 
 @calls_app.command("list")
 def calls_list(
-    since: Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")] = None,
-    agent: Annotated[str | None, typer.Option(help="Only this agent's calls.")] = None,
-    direction: Annotated[str | None, typer.Option(help="inbound or outbound.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    agent: AgentOpt = None,
+    direction: DirectionOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many calls.")] = 200,
     json_: JsonOpt = False,
 ) -> None:
@@ -252,10 +256,10 @@ def calls_retry(call_id: Annotated[str, typer.Argument(help="A failed call's id.
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Text to find (Japanese or other).")],
-    since: Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")] = None,
-    agent: Annotated[str | None, typer.Option(help="Only this agent's calls.")] = None,
-    direction: Annotated[str | None, typer.Option(help="inbound or outbound.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    agent: AgentOpt = None,
+    direction: DirectionOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 100,
     json_: JsonOpt = False,
 ) -> None:

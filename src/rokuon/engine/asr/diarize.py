@@ -35,8 +35,13 @@ class Diarizer:
     def encoder(self) -> Any:
         with self._lock:
             if self._encoder is None:
+                import warnings
+
                 import torch
-                from resemblyzer import VoiceEncoder
+
+                with warnings.catch_warnings():  # resemblyzer's deps use deprecated APIs
+                    warnings.simplefilter("ignore")
+                    from resemblyzer import VoiceEncoder
 
                 torch.set_num_threads(max(1, torch.get_num_threads()))
                 self._encoder = VoiceEncoder("cpu", verbose=False)
@@ -45,9 +50,9 @@ class Diarizer:
     def windows(self, samples: np.ndarray, speech: list[tuple[float, float]]
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(window centres in s, embeddings) for windows that are mostly voiced."""
+        enc = self.encoder()
         from resemblyzer.audio import wav_to_mel_spectrogram
 
-        enc = self.encoder()
         total = len(samples) / ENGINE_SAMPLE_RATE
         centres, mels = [], []
         t = 0.0
