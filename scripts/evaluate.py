@@ -7,8 +7,8 @@ and prints, per call and overall:
 - CER per role: the role's reference utterances concatenated vs the hypothesis
   segments attributed to that role (NFKC, punctuation and spaces removed);
 - speaker attribution accuracy: the share of hypothesis words (by duration)
-  whose speaker equals the speaker of the ground-truth utterance at the word's
-  midpoint (words in gaps are not counted).
+  whose speaker is speaking in the ground truth at the word's midpoint (during
+  an overlap either speaker counts; words in gaps are not counted).
 
 Usage: python scripts/evaluate.py [--mode stereo|mono|both] [--limit N] [--json OUT]
 """
@@ -33,11 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "calls"
 
 
-def truth_speaker_at(utts: list[dict[str, Any]], t: float) -> str | None:
-    for u in utts:
-        if u["start"] - 0.15 <= t <= u["end"] + 0.15:
-            return u["speaker"]
-    return None
+def truth_speakers_at(utts: list[dict[str, Any]], t: float) -> set[str]:
+    """Who is speaking at time t (two speakers during an overlap)."""
+    return {u["speaker"] for u in utts if u["start"] - 0.15 <= t <= u["end"] + 0.15}
 
 
 def attribution(tr: Transcript, utts: list[dict[str, Any]]) -> tuple[float, float]:
@@ -47,12 +45,12 @@ def attribution(tr: Transcript, utts: list[dict[str, Any]]) -> tuple[float, floa
         words = seg.words or []
         spans = [(w.start, w.end) for w in words] or [(seg.start, seg.end)]
         for s, e in spans:
-            ref = truth_speaker_at(utts, (s + e) / 2)
-            if ref is None:
+            refs = truth_speakers_at(utts, (s + e) / 2)
+            if not refs:
                 continue
             d = max(e - s, 0.01)
             total += d
-            ok += d if seg.speaker == ref else 0.0
+            ok += d if seg.speaker in refs else 0.0
     return ok, total
 
 

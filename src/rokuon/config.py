@@ -41,8 +41,10 @@ class Settings(BaseSettings):
 
     # ingest
     max_upload_bytes: int = 500 * 1024 * 1024
-    max_duration_s: float = 4 * 3600.0
+    max_duration_s: float = 2 * 3600.0
     default_channels: list[str] = Field(default_factory=lambda: ["agent", "customer"])
+    # per import source ("cli", "api", "watch"): stereo roles when the call says nothing
+    channels_by_source: dict[str, list[str]] = Field(default_factory=dict)
     watch_dir: Path | None = None
     timezone: str = "Asia/Tokyo"  # for metadata times without an offset, and display
 
@@ -139,8 +141,10 @@ asr_language = "ja"          # "auto" = detect per call
 asr_beam_size = 5
 
 max_upload_bytes = 524288000  # 500 MiB
-max_duration_s = 14400        # 4 hours
+max_duration_s = 7200         # 2 hours; longer recordings are refused
 default_channels = ["agent", "customer"]  # stereo: left, right
+# per source, e.g. a PBX that records the customer on the left:
+# channels_by_source = { watch = ["customer", "agent"] }
 # watch_dir = "/srv/recordings/incoming"
 
 workers = 1

@@ -226,3 +226,18 @@ def test_crash_between_blob_and_row_is_swept(rt) -> None:
     rt.blobs.put_stream("calls/deadbeef/original", [b"x" * 100])
     assert sweep_orphans(rt) == ["calls/deadbeef/original"]
     assert _counts(rt) == (0, 0)
+
+
+def test_channel_roles_per_source(rt, tmp_path: Path) -> None:
+    rt.settings.channels_by_source = {"watch": ["customer", "agent"]}
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    a.write_bytes(tone_wav(1.0, seed=15))
+    b.write_bytes(tone_wav(1.0, seed=16))
+    [ra] = ingest_files(rt, [a], source="watch", actor=CLI)
+    [rb] = ingest_files(rt, [b], source="cli", actor=CLI)
+    with rt.db.session() as s:
+        def roles(cid: str) -> dict[int | None, str]:
+            return {p.channel: p.role for p in s.scalars(select(Party).where(
+                Party.call_id == cid))}
+        assert roles(ra.call_id) == {0: "customer", 1: "agent"}
+        assert roles(rb.call_id) == {0: "agent", 1: "customer"}

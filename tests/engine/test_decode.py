@@ -128,3 +128,15 @@ def test_truncated_mp3() -> None:
 ])
 def test_sniff(head: bytes, fmt: str | None) -> None:
     assert sniff_format(head) == fmt
+
+
+def test_validate_counts_without_keeping() -> None:
+    from rokuon.engine.audio.decode import validate
+
+    wav = sf_bytes(left_tone(8000, 10.0), 8000, "WAV", "ULAW")
+    info = validate(io.BytesIO(wav))
+    assert abs(info.duration_s - 10.0) < 0.01 and info.channels == 2
+    with pytest.raises(AudioError, match="truncated"):
+        validate(io.BytesIO(wav[: len(wav) // 3]))
+    with pytest.raises(AudioError, match="exceeds the limit"):
+        validate(io.BytesIO(wav), max_duration_s=5)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from rokuon.access import audit
 from rokuon.access.principal import Principal
 from rokuon.calls.metadata import CallMetadata, MetadataError, parse_metadata
-from rokuon.engine.audio.decode import decode
+from rokuon.engine.audio.decode import validate
 from rokuon.engine.audio.sniff import sniff_format
 from rokuon.engine.types import AudioError, AudioInfo
 from rokuon.pipeline import jobs
@@ -58,12 +58,13 @@ def iter_file(path: Path) -> Iterator[bytes]:
 
 
 def _roles_for(info: AudioInfo, meta: CallMetadata | None, channels: list[str] | None,
-               default: list[str]) -> list[str]:
+               source_default: list[str] | None, default: list[str]) -> list[str]:
+    """Stereo roles: the call's metadata > the batch (--channels) > the source > global."""
     if info.channels == 1:
         return []
     if meta is not None and meta.channels:
         return meta.channels
-    return channels or default
+    return channels or source_default or default
 
 
 def ingest_stream(
@@ -109,13 +110,12 @@ def ingest_stream(
                                   "MP3, OGG/Opus, FLAC or M4A, whatever the file name says)")
             reader.seek(0)
             try:
-                audio = decode(reader, max_duration_s=settings.max_duration_s)
+                info = validate(reader, max_duration_s=settings.max_duration_s)
             except AudioError as exc:
                 raise IngestError(f"{name}: {exc}") from exc
-        info = audio.info
-        duration = audio.duration_s or info.duration_s
-        del audio
-        roles = _roles_for(info, meta, channels, settings.default_channels)
+        duration = info.duration_s
+        roles = _roles_for(info, meta, channels, settings.channels_by_source.get(source),
+                           settings.default_channels)
 
         with rt.db.session() as s:
             dup = s.scalar(select(Call.id).where(Call.content_sha256 == stored.sha256))

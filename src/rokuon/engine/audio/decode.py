@@ -76,6 +76,38 @@ def probe(src: BinaryIO) -> AudioInfo:
         container.close()
 
 
+def validate(src: BinaryIO, *, max_duration_s: float | None = None,
+             max_channels: int = 2) -> AudioInfo:
+    """Decode the whole stream without keeping it (constant memory): proves the file is
+    usable audio and not truncated. Returns the header info with the real duration."""
+    container = _open(src)
+    try:
+        info, stream = _info(container)
+        _check(info, max_duration_s, max_channels)
+        samples = 0
+        rate = info.sample_rate
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    samples += frame.samples
+                    rate = frame.sample_rate or rate
+        except av.error.FFmpegError as exc:
+            raise AudioError(f"corrupt audio data: {exc}") from exc
+    finally:
+        container.close()
+    decoded_s = samples / rate if rate else 0.0
+    if samples == 0:
+        raise AudioError("no decodable audio (truncated or corrupt)")
+    if max_duration_s is not None and decoded_s > max_duration_s:
+        raise AudioError(f"duration {fmt_duration(decoded_s)} exceeds the limit of "
+                         f"{fmt_duration(max_duration_s)}")
+    if info.duration_s > 1.0 and decoded_s < info.duration_s * TRUNCATION_TOLERANCE:
+        raise AudioError(f"truncated: header declares {info.duration_s:.1f} s, only "
+                         f"{decoded_s:.1f} s decodable")
+    info.duration_s = decoded_s
+    return info
+
+
 def decode(src: BinaryIO, *, max_duration_s: float | None = None,
            max_channels: int = 2) -> DecodedAudio:
     """Decode every channel separately, resampled to 16 kHz float32 in [-1, 1]."""
