@@ -71,3 +71,20 @@ def test_regex_is_not_slow_on_hostile_text() -> None:
     t0 = time.perf_counter()
     collapse_loops(text)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_voice_activity_checked_on_demand_for_suspicious_segments_only() -> None:
+    from rokuon.engine.asr.hallucination import RawWord
+
+    asked: list[tuple[float, float]] = []
+
+    def voiced(a: float, b: float) -> float:
+        asked.append((a, b))
+        return 0.0
+
+    confident = seg(0.5, 2.0, "承知しました", avg_logprob=-0.2, no_speech_prob=0.01)
+    confident.words = [RawWord("承知", 0.5, 1.2, 0.95), RawWord("しました", 1.2, 2.0, 0.9)]
+    doubtful = seg(6.0, 8.0, "ご来店お待ちしております", avg_logprob=-0.9, no_speech_prob=0.4)
+    kept, dropped = guard([confident, doubtful], voiced)
+    assert kept == [confident]
+    assert dropped[0]["reason"] == "no_voice_activity" and asked == [(6.0, 8.0)]

@@ -8,6 +8,7 @@ disappears silently.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rokuon.text.normalize import normalize
@@ -80,9 +81,33 @@ def is_phantom(text: str) -> bool:
     return bool(bare) and any(bare == _bare(p) for p in _PHANTOMS)
 
 
-def guard(segments: list[RawSegment], speech: list[tuple[float, float]] | None
+def suspicious(seg: RawSegment) -> bool:
+    """Whisper's own signals that a segment may not be speech; only these are checked
+    against voice activity (running a second VAD over every channel would cost ~2 %)."""
+    mean_p = sum(w.probability for w in seg.words) / len(seg.words) if seg.words else 0.0
+    return (seg.no_speech_prob > 0.2 or seg.avg_logprob < -0.6 or mean_p < 0.5
+            or seg.compression_ratio > 2.0)
+
+
+VoicedFn = Callable[[float, float], float]
+
+
+def guard(segments: list[RawSegment],
+          speech: list[tuple[float, float]] | VoicedFn | None
           ) -> tuple[list[RawSegment], list[dict]]:
-    """Keep plausible segments; return (kept, dropped-with-reasons)."""
+    """Keep plausible segments; return (kept, dropped-with-reasons).
+
+    ``speech`` is the channel's voice activity, either as spans or as a function
+    (start, end) -> voiced fraction that is called for suspicious segments only."""
+    if speech is None or callable(speech):
+        voiced: VoicedFn | None = speech
+        only_suspicious = True
+    else:
+        spans = speech
+
+        def voiced(a: float, b: float) -> float:
+            return voiced_fraction(a, b, spans)
+        only_suspicious = False
     kept: list[RawSegment] = []
     dropped: list[dict] = []
 
@@ -98,8 +123,8 @@ def guard(segments: list[RawSegment], speech: list[tuple[float, float]] | None
         if seg.no_speech_prob > NO_SPEECH_PROB and seg.avg_logprob < LOW_LOGPROB:
             drop(seg, "no_speech")
             continue
-        if speech is not None and voiced_fraction(seg.start, seg.end, speech) \
-                < MIN_VOICED_FRACTION:
+        if voiced is not None and (not only_suspicious or suspicious(seg)) \
+                and voiced(seg.start, seg.end) < MIN_VOICED_FRACTION:
             drop(seg, "no_voice_activity")
             continue
         if is_phantom(text):

@@ -28,6 +28,21 @@ class AsrOptions:
     initial_prompt: str | None = None
 
 
+def voiced_fraction_fn(samples: np.ndarray):  # type: ignore[no-untyped-def]
+    """(start, end) -> share of the span that Silero VAD finds voiced, computed on
+    demand on that span only (with a little context)."""
+    from rokuon.engine.asr.hallucination import voiced_fraction
+
+    def fn(start: float, end: float) -> float:
+        pad = 0.5
+        a = max(0.0, start - pad)
+        lo, hi = int(a * ENGINE_SAMPLE_RATE), int((end + pad) * ENGINE_SAMPLE_RATE)
+        spans = [(s + a, e + a) for s, e in speech_timestamps(samples[lo:hi])]
+        return voiced_fraction(start, end, spans)
+
+    return fn
+
+
 def speech_timestamps(samples: np.ndarray) -> list[tuple[float, float]]:
     """Voice activity (Silero VAD, shipped with faster-whisper) in seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -109,7 +124,7 @@ class WhisperEngine:
             for ch, samples in enumerate(audio.channels):
                 role = roles[ch] if ch < len(roles) else f"speaker_{ch}"
                 raw, lang = self.transcribe_channel(samples)
-                kept, why = guard(raw, speech_timestamps(samples) if self.options.vad else None)
+                kept, why = guard(raw, voiced_fraction_fn(samples) if self.options.vad else None)
                 languages.append(lang)
                 segments += [x for s in kept for x in _to_engine(s, role, ch)]
                 dropped += [{**d, "speaker": role} for d in why]
