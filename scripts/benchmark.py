@@ -12,8 +12,9 @@ language ja, VAD, word timestamps, beam 5):
   the database.
 
 Both are timed end to end (process start to exit, model load included) as the
-median of --repeat runs, plus peak RSS (ru_maxrss of the child). The overhead is
-(pipeline - bare) / bare.
+median of --repeat runs, plus peak RSS (ru_maxrss of the child), and the peak RSS
+of ``ingest --wait`` on the mono version of the same call (ASR + diarization).
+The overhead is (pipeline - bare) / bare.
 
 Usage: python scripts/benchmark.py [--file WAV] [--repeat 3] [--json OUT]
 """
@@ -109,6 +110,9 @@ def main() -> int:
         subprocess.run([*rokuon, "init"], env=henv, check=True, capture_output=True)
         pipe_mem = peak_rss_mib([*rokuon, "ingest", str(wav), "--wait"], henv)
         bare_mem = peak_rss_mib(bare_cmd, env)
+        mono = wav.with_name("mono.wav")
+        mono_mem = peak_rss_mib([*rokuon, "ingest", str(mono), "--wait"], henv) \
+            if mono.exists() else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -120,6 +124,7 @@ def main() -> int:
         "overhead_pct": round(100 * (pipe - bare) / bare, 1),
         "bare_rtf": round(bare / duration, 3), "pipeline_rtf": round(pipe / duration, 3),
         "bare_peak_rss_mib": round(bare_mem), "pipeline_peak_rss_mib": round(pipe_mem),
+        "pipeline_mono_peak_rss_mib": round(mono_mem) if mono_mem else None,
     }
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.json:

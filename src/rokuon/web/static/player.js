@@ -43,3 +43,12 @@
     });
   }
 })();
+
+// While the call is still in the pipeline, refresh the page every few seconds.
+(function () {
+  "use strict";
+  var status = document.getElementById("call-status");
+  if (status && ["indexed", "failed"].indexOf(status.textContent.trim()) < 0) {
+    window.setTimeout(function () { window.location.reload(); }, 5000);
+  }
+})();
