@@ -54,6 +54,8 @@ def init_installation(settings: Settings, admin_email: str) -> InitResult:
             settings.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             LocalKeyFileProvider.create(settings.key_file)
         migrate.upgrade(engine)
+        rt.audit_keys.mac_key()  # created now, 0600, beside the data key file
+        rt.audit_keys.signing_key()
         with rt.db.session() as s:
             _, password = create_user(s, Principal.cli(), admin_email, "admin")
         # the config file is written last: its presence marks a complete installation

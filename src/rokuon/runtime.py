@@ -14,6 +14,7 @@ from rokuon.config import ConfigError, Settings
 from rokuon.store.db import Database
 
 if TYPE_CHECKING:
+    from rokuon.access.audit_keys import AuditKeys
     from rokuon.engine.asr.transcribe import WhisperEngine
     from rokuon.store.blobs import BlobStore
     from rokuon.store.keys import KeyProvider
@@ -34,8 +35,15 @@ class Runtime:
         self._lock = threading.Lock()
 
     @cached_property
+    def audit_keys(self) -> AuditKeys:
+        from rokuon.access.audit_keys import AuditKeys
+
+        return AuditKeys(self.settings.key_file.parent)
+
+    @cached_property
     def db(self) -> Database:
-        return Database(self.settings.effective_database_url)
+        return Database(self.settings.effective_database_url,
+                        info={"audit_keys": self.audit_keys})
 
     @cached_property
     def keys(self) -> KeyProvider:
