@@ -56,7 +56,11 @@ class Settings(BaseSettings):
 
     # storage / keys
     blob_store: str = "local"
-    key_provider: str = "local"
+    key_provider: str = "local"  # "local" (key file) | "openbao" / "vault" (transit engine)
+    openbao_addr: str = "http://127.0.0.1:8200"
+    openbao_token: str = ""  # set ROKUON_OPENBAO_TOKEN in the environment, not in the file
+    openbao_key: str = "rokuon"
+    openbao_mount: str = "transit"
 
     # web
     session_idle_minutes: int = 30

@@ -49,7 +49,14 @@ class Runtime:
     def keys(self) -> KeyProvider:
         from rokuon.store.keys import make_key_provider
 
-        return make_key_provider(self.settings.key_provider, path=self.settings.key_file)
+        s = self.settings
+        if s.key_provider in ("openbao", "vault"):
+            import rokuon.store.keys_openbao  # noqa: F401 - registers the provider
+
+            return make_key_provider(s.key_provider, addr=s.openbao_addr,
+                                     token=s.openbao_token, key=s.openbao_key,
+                                     mount=s.openbao_mount)
+        return make_key_provider(s.key_provider, path=s.key_file)
 
     @cached_property
     def blobs(self) -> BlobStore:

@@ -25,15 +25,31 @@ def client(installation) -> Iterator[TestClient]:  # type: ignore[no-untyped-def
         yield c
 
 
+def enrol_mfa(client: TestClient) -> tuple[str, list[str]]:
+    """Complete the MFA set-up page; returns (secret, recovery codes)."""
+    import pyotp
+
+    page = client.get("/mfa/setup")
+    assert page.status_code == 200 and "<svg" in page.text  # the QR code
+    secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', page.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/mfa/setup", data={"code": pyotp.TOTP(secret).now(),
+                                         "csrf": csrf_from(page.text)})
+    assert r.status_code == 200, r.text
+    codes = re.findall(r"<code>([0-9a-f]{6}-[0-9a-f]{6})</code>", r.text)
+    assert len(codes) == 8
+    return secret, codes
+
+
 @pytest.fixture
 def signed_in(client: TestClient, installation) -> TestClient:  # type: ignore[no-untyped-def]
-    """Admin signed in, one-time password already changed; client.csrf is set."""
+    """Admin signed in: one-time password changed, MFA enrolled; client.csrf, .totp set."""
     res, _ = installation
     r = client.post("/login", data={"email": res.admin_email, "password": res.admin_password})
     assert r.status_code == 303 and r.headers["location"] == "/password"
     page = client.get("/password")
     r = client.post("/password", data={"new_password": NEW_PASSWORD,
                                        "csrf": csrf_from(page.text)})
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303 and r.headers["location"] == "/mfa/setup"
+    client.totp, client.recovery = enrol_mfa(client)  # type: ignore[attr-defined]
     client.csrf = csrf_from(client.get("/").text)  # type: ignore[attr-defined]
     return client

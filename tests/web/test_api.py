@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from rokuon.store.models import AuditEntry, Call
 from tests.conftest import corpus_calls
 from tests.helpers import tone_wav, write_transcript
-from tests.web.conftest import NEW_PASSWORD, csrf_from
+from tests.web.conftest import NEW_PASSWORD, csrf_from, enrol_mfa
 
 
 def upload(c: TestClient, data: bytes, name: str = "x.wav", **headers: str):  # type: ignore[no-untyped-def]
@@ -49,15 +49,35 @@ def test_must_change_password_first(client: TestClient, installation) -> None:  
     assert r.status_code == 400
     # without the CSRF token the change is refused
     assert client.post("/password", data={"new_password": NEW_PASSWORD}).status_code == 403
+    r = client.post("/password", data={"new_password": "password1234",
+                                       "csrf": csrf_from(page.text)})
+    assert r.status_code == 400 and "common or breached" in r.text
     old_cookie = client.cookies.get("rokuon_session")
     r = client.post("/password", data={"new_password": NEW_PASSWORD,
                                        "csrf": csrf_from(page.text)})
     assert r.status_code == 303
     assert client.cookies.get("rokuon_session") != old_cookie  # session id rotated
+    # an admin must enrol MFA before anything else
+    assert client.get("/").headers["location"] == "/mfa/setup"
+    assert client.get("/api/calls").status_code == 403
+    secret, codes = enrol_mfa(client)
     assert client.get("/api/calls").status_code == 200
     client.cookies.clear()
     r = client.post("/login", data={"email": res.admin_email, "password": NEW_PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] == "/mfa"
+    assert client.get("/api/calls").status_code == 403  # password alone is not enough
+    page = client.get("/mfa")
+    r = client.post("/mfa", data={"code": "000000", "csrf": csrf_from(page.text)})
+    assert r.status_code == 401
+    r = client.post("/mfa", data={"code": codes[0], "csrf": csrf_from(page.text)})
     assert r.status_code == 303 and r.headers["location"] == "/"
+    assert client.get("/api/calls").status_code == 200
+    # a recovery code works once
+    client.cookies.clear()
+    client.post("/login", data={"email": res.admin_email, "password": NEW_PASSWORD})
+    page = client.get("/mfa")
+    r = client.post("/mfa", data={"code": codes[0], "csrf": csrf_from(page.text)})
+    assert r.status_code == 401
 
 
 def test_security_headers(signed_in: TestClient) -> None:
@@ -101,23 +121,26 @@ def test_upload_list_show_search_audio(signed_in: TestClient, installation) -> N
     assert "解約について聞きたいです" in page.text and 'data-start="1.0"' in page.text
     assert c.get("/?lang=en").text.count("Calls") >= 1
 
-    full = c.get(f"/api/calls/{call_id}/audio")
+    assert c.get(f"/api/calls/{call_id}/audio").status_code == 403  # no purpose stated
+    assert c.get(f"/api/calls/{call_id}/audio?purpose=marketing").status_code == 403
+    audio_url = f"/api/calls/{call_id}/audio?purpose=quality"
+    full = c.get(audio_url)
     assert full.status_code == 200 and full.headers["accept-ranges"] == "bytes"
     assert full.headers["cache-control"] == "no-store"
     data, sr = sf.read(io.BytesIO(full.content))
-    assert sr == 16000 and data.shape[1] == 2 and abs(len(data) / sr - 2.0) < 0.05
-    part = c.get(f"/api/calls/{call_id}/audio", headers={"Range": "bytes=100-199"})
+    assert sr == 8000 and data.shape[1] == 2 and abs(len(data) / sr - 2.0) < 0.05  # as recorded
+    part = c.get(audio_url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == full.content[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(full.content)}"
-    tail = c.get(f"/api/calls/{call_id}/audio", headers={"Range": "bytes=-10"})
+    tail = c.get(audio_url, headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == full.content[-10:]
-    bad = c.get(f"/api/calls/{call_id}/audio",
-                headers={"Range": f"bytes={len(full.content) + 5}-"})
+    bad = c.get(audio_url, headers={"Range": f"bytes={len(full.content) + 5}-"})
     assert bad.status_code == 416
     with rt.db.session() as s:
-        plays = s.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == "call.play", AuditEntry.object_id == call_id))
-    assert plays >= 1
+        plays = s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "call.play", AuditEntry.object_id == call_id)).all()
+    assert [p.outcome for p in plays][:2] == ["denied", "denied"]
+    assert any(p.outcome == "ok" and p.purpose == "quality" for p in plays)
 
 
 def test_upload_rejections_leave_nothing(signed_in: TestClient, installation) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +193,7 @@ def test_operator_cannot_see_other_calls(client: TestClient, installation) -> No
     client.post("/login", data={"email": "suzuki@example.com", "password": NEW_PASSWORD})
     assert [x["call_id"] for x in client.get("/api/calls").json()["calls"]] == [own]
     assert client.get(f"/api/calls/{other}").status_code == 404  # same as unknown
-    assert client.get(f"/api/calls/{other}/audio").status_code == 404
+    assert client.get(f"/api/calls/{other}/audio?purpose=quality").status_code == 404
     assert client.get(f"/api/calls/{own}").status_code == 200
 
 

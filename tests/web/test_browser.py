@@ -89,6 +89,14 @@ def test_sign_in_search_open_call_and_seek(server, rt) -> None:  # type: ignore[
         page.wait_for_url("**/password")
         page.fill("input[name=new_password]", NEW_PASSWORD)
         page.click("main button[type=submit]")
+        page.wait_for_url("**/mfa/setup")  # an admin must enrol MFA
+        import pyotp
+
+        secret = page.inner_text("#mfa-secret")
+        page.fill("input[name=code]", pyotp.TOTP(secret).now())
+        page.click("main button[type=submit]")
+        page.wait_for_selector("#recovery-codes li")
+        page.click("text=続ける")
         page.wait_for_url(base + "/")
         assert page.locator("table.calls tbody tr").count() == 1
         assert "通話一覧" in page.content()  # Japanese UI by default

@@ -22,6 +22,31 @@ class AccessDenied(PermissionError):
     pass
 
 
+# The permission matrix (docs/security.md). Call content = audio, transcript, analysis.
+CALL_SCOPE = {
+    "admin": "all calls",
+    "compliance": "all calls",
+    "supervisor": "calls of their team (metadata 'team' or queue)",
+    "operator": "their own calls (metadata 'agent' = their agent name)",
+    "auditor": "no call content; the audit log",
+}
+BREAK_GLASS_ROLES = ("admin", "compliance", "supervisor")
+MIN_JUSTIFICATION = 20
+DEFAULT_PURPOSES = ("quality",)
+
+
+def can_read_audit(principal: Principal) -> bool:
+    return principal.role in ("admin", "compliance", "auditor")
+
+
+def can_erase(principal: Principal) -> bool:
+    return principal.role in ("admin", "compliance")
+
+
+def allowed_purposes(call: Call) -> list[str]:
+    return list(call.purposes or DEFAULT_PURPOSES)
+
+
 class NotFound(LookupError):
     pass
 
@@ -37,22 +62,43 @@ def scope_filter(principal: Principal, q: Select[Any]) -> Select[Any]:
                            Call.queue == principal.team))
     if principal.role == "operator":
         return q.where(Call.agent == (principal.agent_name or principal.name))
-    return q.where(Call.id.is_(None))  # auditor: no call content
+    return q.where(Call.id.is_(None))  # auditor (and unknown roles): no call content
 
 
 def get_call(session: Session, principal: Principal, call_id: str, *, action: str,
-             purpose: str | None = None, detail: dict[str, Any] | None = None) -> Call:
-    """Fetch a call the principal may access and audit the access. Unknown and
-    forbidden ids look the same to the caller (no probing of ids)."""
+             purpose: str | None = None, require_purpose: bool = False,
+             break_glass: str | None = None, detail: dict[str, Any] | None = None) -> Call:
+    """Fetch a call the principal may access and audit the access, in the caller's
+    transaction. Unknown and out-of-scope ids look the same (no probing of ids).
+
+    ``require_purpose``: playing/downloading/exporting needs a stated purpose that is
+    one of the call's purposes of use. ``break_glass``: a written justification lets
+    an admin, compliance officer or supervisor open a call outside their scope; the
+    access is recorded with outcome ``break_glass`` for review."""
+    detail = dict(detail or {})
     call = session.scalars(scope_filter(principal, select(Call).where(Call.id == call_id))).first()
+    outcome = "ok"
+    if call is None and break_glass is not None:
+        why = break_glass.strip()
+        if principal.role in BREAK_GLASS_ROLES and len(why) >= MIN_JUSTIFICATION:
+            call = session.get(Call, call_id)
+            outcome = "break_glass"
+            detail["justification"] = why
     if call is None:
         exists = session.get(Call, call_id) is not None
         audit.record(session, principal, action, object_type="call", object_id=call_id,
-                     purpose=purpose, outcome="denied" if exists else "not_found", detail=detail)
+                     purpose=purpose, outcome="denied" if exists else "not_found",
+                     detail=detail)
         session.commit()
         raise NotFound(f"call {call_id} not found")
+    if require_purpose and purpose not in allowed_purposes(call):
+        audit.record(session, principal, action, object_type="call", object_id=call_id,
+                     purpose=purpose, outcome="denied", detail={**detail, "why": "purpose"})
+        session.commit()
+        raise AccessDenied(f"state a purpose of use of this call "
+                           f"({', '.join(allowed_purposes(call))}); got {purpose or 'none'}")
     audit.record(session, principal, action, object_type="call", object_id=call_id,
-                 purpose=purpose, detail=detail)
+                 purpose=purpose, outcome=outcome, detail=detail)
     return call
 
 

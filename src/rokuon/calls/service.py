@@ -65,8 +65,9 @@ def _describe(f: CallFilter) -> dict[str, Any]:
 
 
 def show_call(session: Session, principal: Principal, call_id: str, tz: str, *,
-              with_words: bool = False) -> dict[str, Any]:
-    call = door.get_call(session, principal, call_id, action="call.view")
+              with_words: bool = False, break_glass: str | None = None) -> dict[str, Any]:
+    call = door.get_call(session, principal, call_id, action="call.view",
+                         break_glass=break_glass)
     return call_document(session, call, tz, with_words=with_words)
 
 

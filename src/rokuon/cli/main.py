@@ -18,8 +18,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="rokuon (録音): self-hosted call recording and conversation intelligence.")
 calls_app = typer.Typer(no_args_is_help=True, help="Inspect imported calls.")
 user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+app.add_typer(token_app, name="token")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
@@ -282,6 +288,8 @@ def user_add(
     email: Annotated[str, typer.Argument(help="The user's e-mail (login name).")],
     role: Annotated[str, typer.Option(help="admin|compliance|supervisor|operator|auditor")],
     team: Annotated[str | None, typer.Option(help="Team (supervisor/operator scope).")] = None,
+    agent_name: Annotated[str | None, typer.Option(
+        help="The operator's name as in call metadata 'agent'.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Create a user and print a one-time password."""
@@ -290,7 +298,7 @@ def user_add(
     rt = _runtime()
     try:
         with rt.db.session() as s:
-            user, password = create_user(s, Principal.cli(), email, role, team)
+            user, password = create_user(s, Principal.cli(), email, role, team, agent_name)
     except UserError as exc:
         fail(str(exc))
     if json_:
@@ -298,6 +306,171 @@ def user_add(
                    "team": user.team, "one_time_password": password})
     else:
         typer.echo(f"user {user.email} ({user.role}) created; one-time password: {password}")
+
+
+@calls_app.command("delete")
+def calls_delete(
+    call_id: Annotated[str, typer.Argument(help="The call to erase.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the deletion record).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Erase a call: crypto-shred the audio, remove derived data, keep a deletion record."""
+    from rokuon.calls.erase import EraseRefused, erase_call
+
+    rt = _runtime()
+    try:
+        rec = erase_call(rt, Principal.cli(), call_id, reason=reason)
+    except EraseRefused as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"call_id": call_id, "deleted": True, "deletion_record": rec.id,
+                   "method": rec.method})
+    else:
+        typer.echo(f"call {call_id} erased (deletion record {rec.id})")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    public_key: Annotated[Path | None, typer.Option(
+        help="Check checkpoints against this Ed25519 public key (PEM).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Check the whole audit chain; exit 0 only when intact."""
+    from rokuon.access import audit
+
+    rt = _runtime()
+    pem = public_key.read_bytes() if public_key else None
+    with rt.db.session() as s:
+        res = audit.verify(s, public_pem=pem)
+        audit.record(s, Principal.cli(), "audit.verify", outcome="ok" if res.ok else "broken",
+                     detail={"entries": res.entries, "first_bad": res.first_bad})
+    if json_:
+        emit_json(res.as_dict())
+    elif res.ok:
+        typer.echo(f"audit log intact: {res.entries} entries, "
+                   f"{res.checkpoints_ok} signed checkpoint(s) verified")
+    if not res.ok:
+        fail(f"audit log broken at entry {res.first_bad}: {res.reason}")
+
+
+@audit_app.command("list")
+def audit_list(
+    since: SinceOpt = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action prefix, e.g. call.play")] = None,
+    call: Annotated[str | None, typer.Option(help="Only entries about this call.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write CSV here.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Query the audit log (for auditors); CSV export."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rokuon.access import audit
+
+    rt = _runtime()
+    d = _filter(since, None, None, None, limit).since
+    start = datetime.combine(d, datetime.min.time(), tzinfo=ZoneInfo(rt.settings.timezone)) \
+        if d else None
+    with rt.db.session() as s:
+        rows = audit.query(s, since=start, actor=actor, action=action, object_id=call,
+                           limit=limit)
+        out = [audit.as_row(e) for e in rows]
+        csv_text = audit.to_csv(rows) if csv_out else None
+        audit.record(s, Principal.cli(), "audit.export" if csv_out else "audit.query",
+                     detail={"rows": len(out), "action": action, "actor": actor})
+    if csv_out and csv_text is not None:
+        csv_out.write_text(csv_text, encoding="utf-8")
+    if json_:
+        emit_json({"entries": out})
+    elif not csv_out:
+        for e in out:
+            typer.echo(f"{e['seq']}\t{e['at']}\t{e['actor']}\t{e['action']}\t"
+                       f"{e['object_id'] or '-'}\t{e['purpose'] or '-'}\t{e['outcome']}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(json_: JsonOpt = False) -> None:
+    """Sign the current end of the chain (Ed25519)."""
+    from rokuon.access import audit
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        cp = audit.checkpoint(s)
+        doc = {"seq": cp.seq, "hash": cp.hash, "signature": cp.signature,
+               "key_id": cp.key_id}
+    emit_json(doc) if json_ else typer.echo(f"checkpoint at seq {cp.seq} signed")
+
+
+@audit_app.command("export-checkpoints")
+def audit_export_checkpoints(
+    out: Annotated[Path, typer.Argument(help="JSON file for the outside verifier.")],
+) -> None:
+    """Public key + signed checkpoints, for verification outside rokuon."""
+    from rokuon.access import audit
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        doc = audit.export_checkpoints(s)
+    import json
+
+    out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    typer.echo(f"{len(doc['checkpoints'])} checkpoint(s) written to {out}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(json_: JsonOpt = False) -> None:
+    """New key-encryption key; every call's data key is re-wrapped (audio untouched)."""
+    from rokuon.store.keys import KeyProviderError
+    from rokuon.store.rotation import rotate_kek
+
+    rt = _runtime()
+    try:
+        new_id, n = rotate_kek(rt, Principal.cli())
+    except KeyProviderError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"kek_id": new_id, "rewrapped": n})
+    else:
+        typer.echo(f"new key {new_id}; {n} data key(s) re-wrapped")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    scope: Annotated[list[str], typer.Option(help="calls:read, audio:read, calls:write, "
+                                                  "audit:read (repeatable)")],
+    days: Annotated[int, typer.Option(help="Valid for this many days (max 365).")] = 30,
+    name: Annotated[str, typer.Option(help="A label.")] = "script",
+    json_: JsonOpt = False,
+) -> None:
+    """Create a scoped, expiring API token (shown once, stored hashed)."""
+    from rokuon.users.tokens import TokenError, create_token
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            token, row = create_token(s, Principal.cli(), email, scope, days=days, name=name)
+            doc = {"token": token, "id": row.id, "expires_at": row.expires_at.isoformat(),
+                   "scopes": row.scopes}
+    except TokenError as exc:
+        fail(str(exc))
+    emit_json(doc) if json_ else typer.echo(f"token (shown once): {token}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id.")]) -> None:
+    """Revoke an API token."""
+    from rokuon.users.tokens import TokenError, revoke_token
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            revoke_token(s, Principal.cli(), token_id)
+    except TokenError as exc:
+        fail(str(exc))
+    typer.echo(f"token {token_id} revoked")
 
 
 if __name__ == "__main__":  # pragma: no cover

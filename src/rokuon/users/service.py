@@ -16,7 +16,6 @@ from rokuon.access.principal import ROLES, Principal
 from rokuon.store.models import User, WebSession, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
-MIN_PASSWORD_LENGTH = 12
 
 
 class UserError(ValueError):
@@ -28,7 +27,7 @@ def one_time_password() -> str:
 
 
 def create_user(session: Session, actor: Principal, email: str, role: str,
-                team: str | None = None) -> tuple[User, str]:
+                team: str | None = None, agent_name: str | None = None) -> tuple[User, str]:
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise UserError(f"'{email}' is not an e-mail address")
@@ -37,8 +36,8 @@ def create_user(session: Session, actor: Principal, email: str, role: str,
     if session.scalar(select(User.id).where(User.email == email)):
         raise UserError(f"user {email} already exists")
     password = one_time_password()
-    user = User(email=email, role=role, team=team, password_hash=_hasher.hash(password),
-                must_change_password=True)
+    user = User(email=email, role=role, team=team, agent_name=agent_name,
+                password_hash=_hasher.hash(password), must_change_password=True)
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.create", object_type="user", object_id=str(user.id),
@@ -48,12 +47,28 @@ def create_user(session: Session, actor: Principal, email: str, role: str,
 
 def principal_for(user: User, source: str | None = None) -> Principal:
     return Principal(name=user.email, role=user.role, team=user.team, user_id=user.id,
-                     agent_name=user.email.split("@")[0], source=source)
+                     agent_name=user.agent_name or user.email.split("@")[0], source=source)
+
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class AccountLocked(Exception):
+    pass
 
 
 def authenticate(session: Session, email: str, password: str, source: str | None
                  ) -> User | None:
+    """Check the password. Five failures in a row lock the account for 15 minutes
+    (AccountLocked); every attempt is audited."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        audit.record(session, email[:320], "auth.login", object_type="user",
+                     object_id=str(user.id), outcome="locked", source=source)
+        raise AccountLocked(f"too many failed sign-ins; try again after "
+                            f"{user.locked_until.strftime('%H:%M')} UTC")
     ok = False
     if user is not None and not user.disabled:
         try:
@@ -62,15 +77,29 @@ def authenticate(session: Session, email: str, password: str, source: str | None
             ok = False
     else:
         _hasher.hash(password)  # same cost whether or not the user exists
-    audit.record(session, f"{email[:320]}", "auth.login", object_type="user",
+    audit.record(session, email[:320], "auth.login", object_type="user",
                  object_id=str(user.id) if user else None,
-                 outcome="ok" if ok else "failed", detail={"source": source})
+                 outcome="ok" if ok else "failed", source=source)
+    if user is not None:
+        if ok:
+            user.failed_logins, user.locked_until = 0, None
+        else:
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until = now + LOCKOUT
+                user.failed_logins = 0
+                audit.record(session, email[:320], "auth.lockout", object_type="user",
+                             object_id=str(user.id), outcome="locked", source=source)
     return user if ok else None
 
 
 def set_password(session: Session, user: User, new_password: str) -> None:
-    if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    from rokuon.users.password_policy import WeakPassword, check_password
+
+    try:
+        check_password(new_password, email=user.email)
+    except WeakPassword as exc:
+        raise UserError(str(exc)) from exc
     user.password_hash = _hasher.hash(new_password)
     user.must_change_password = False
     audit.record(session, user.email, "user.password_change", object_type="user",

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from rokuon.access.door import NotFound, get_call
+from rokuon.access.door import AccessDenied, NotFound, get_call
 from rokuon.calls.ingest import IngestError, ingest_stream
 from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
 from rokuon.web.audio import range_response
-from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, runtime
+from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, require_scope, runtime
 
 router = APIRouter(prefix="/api")
 
@@ -38,15 +38,18 @@ def call_filter(since: date | None = None, until: date | None = None,
 def api_list_calls(f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
                    s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                    ) -> dict[str, Any]:
+    require_scope(auth, "calls:read")
     return {"calls": list_calls(s, auth.principal, f, rt.settings.timezone)}
 
 
 @router.get("/calls/{call_id}")
-def api_show_call(call_id: str, words: bool = False, auth: Auth = Depends(api_auth),
-                  s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
-                  ) -> dict[str, Any]:
+def api_show_call(call_id: str, words: bool = False, break_glass: str | None = None,
+                  auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
+                  rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    require_scope(auth, "calls:read")
     try:
-        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words)
+        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words,
+                         break_glass=break_glass)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
@@ -56,25 +59,29 @@ def api_search(q: str = Query(..., min_length=1, max_length=200),
                f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
                s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                ) -> dict[str, Any]:
+    require_scope(auth, "calls:read")
     return {"hits": search(s, auth.principal, q, f, rt.settings.timezone)}
 
 
 @router.get("/calls/{call_id}/audio")
-def api_audio(call_id: str, request: Request, purpose: str = "quality",
-              auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
-              rt: Runtime = Depends(runtime)) -> Response:
+def api_audio(call_id: str, request: Request, purpose: str | None = None,
+              break_glass: str | None = None, auth: Auth = Depends(api_auth),
+              s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
+    """The recording, decrypted in memory. Requires a stated purpose of use."""
+    require_scope(auth, "audio:read")
     from rokuon.engine.audio.playback import to_wav_pcm16
     from rokuon.store.keys import WrappedKey
 
     range_header = request.headers.get("range")
     first = range_header is None or range_header.strip().startswith("bytes=0-")
     cache = request.app.state.audio_cache
-    cache_key = f"{auth.user.id}:{call_id}"
+    cache_key = f"{auth.user.id}:{call_id}:{purpose}"
     data = cache.get(cache_key)
     try:
         if data is None or first:
             # every fresh play (not the player's follow-up ranges) passes the door
             call = get_call(s, auth.principal, call_id, action="call.play", purpose=purpose,
+                            require_purpose=True, break_glass=break_glass,
                             detail={"range": range_header})
             if call.wrapped_key is None:
                 raise NotFound(f"call {call_id} not found")
@@ -84,7 +91,27 @@ def api_audio(call_id: str, request: Request, purpose: str = "quality",
                 cache.put(cache_key, data)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except AccessDenied as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
     return range_response(data, range_header, "audio/wav")
+
+
+@router.delete("/calls/{call_id}")
+def api_delete(call_id: str, request: Request, reason: str = Query(..., min_length=3),
+               auth: Auth = Depends(api_auth), rt: Runtime = Depends(runtime)
+               ) -> dict[str, Any]:
+    """Erase a call (crypto-shred). Admin / compliance only; refused under legal hold."""
+    from rokuon.calls.erase import EraseRefused, erase_call
+
+    require_scope(auth, "calls:write")
+    check_csrf(auth, request.headers.get("x-csrf-token"))
+    try:
+        rec = erase_call(rt, auth.principal, call_id, reason=reason)
+    except EraseRefused as exc:
+        code = 404 if "not found" in str(exc) else 403 if "only" in str(exc) else 409
+        raise HTTPException(status_code=code, detail=str(exc)) from exc
+    request.app.state.audio_cache.clear()
+    return {"call_id": call_id, "deleted": True, "deletion_record": rec.id}
 
 
 class _Bridge:
@@ -135,6 +162,7 @@ async def _pump(stream: AsyncIterator[bytes], bridge: _Bridge, limit: int) -> No
 async def api_upload(request: Request, filename: str | None = None,
                      channels: str | None = None, auth: Auth = Depends(api_auth),
                      rt: Runtime = Depends(runtime)) -> Response:
+    require_scope(auth, "calls:write")
     check_csrf(auth, request.headers.get("x-csrf-token"))
     limit = rt.settings.max_upload_bytes
     length = request.headers.get("content-length")

@@ -34,6 +34,10 @@ class MemoryLRU:
             while len(self._d) > self.size:
                 self._d.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
     def drop(self, key: str) -> None:
         with self._lock:
             self._d.pop(key, None)

@@ -1,10 +1,12 @@
 """Request-scoped dependencies: the runtime, the database session and THE place
-where a request's principal is resolved (session cookie)."""
+where a request's principal is resolved (session cookie or Bearer API token), with
+the sign-in stages (password change, MFA) enforced in one spot."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
@@ -12,7 +14,9 @@ from sqlalchemy.orm import Session
 from rokuon.access.principal import Principal
 from rokuon.runtime import Runtime
 from rokuon.store.models import User, WebSession
+from rokuon.users.mfa import mfa_required
 from rokuon.users.service import principal_for, resolve_session
+from rokuon.users.tokens import SCOPES, resolve_token
 
 SESSION_COOKIE = "rokuon_session"
 
@@ -29,12 +33,30 @@ def db_session(rt: Runtime = Depends(runtime)) -> Iterator[Session]:
 @dataclass
 class Auth:
     user: User
-    web_session: WebSession
+    web_session: WebSession | None  # None for API tokens
     principal: Principal
+    scopes: tuple[str, ...] = field(default=SCOPES)
+
+    @property
+    def pending_step(self) -> str | None:
+        """What the user must still do before seeing anything: '/password', '/mfa/setup',
+        '/mfa', or None."""
+        if self.web_session is None:
+            return None
+        if self.user.must_change_password:
+            return "/password"
+        if mfa_required(self.user) and not self.user.mfa_enabled:
+            return "/mfa/setup"
+        if self.user.mfa_enabled and not self.web_session.mfa_passed:
+            return "/mfa"
+        return None
 
 
 class LoginRequired(Exception):
-    """Raised for UI routes; turned into a redirect to /login."""
+    """Raised for UI routes; turned into a redirect (to /login or the pending step)."""
+
+    def __init__(self, location: str = "/login") -> None:
+        self.location = location
 
 
 def client_address(request: Request) -> str | None:
@@ -43,34 +65,58 @@ def client_address(request: Request) -> str | None:
 
 def optional_auth(request: Request, s: Session = Depends(db_session),
                   rt: Runtime = Depends(runtime)) -> Auth | None:
+    source = client_address(request)
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        found = resolve_token(s, header[7:].strip())
+        if found is None:
+            raise HTTPException(status_code=401, detail="invalid or expired API token")
+        user, tok = found
+        return Auth(user=user, web_session=None, principal=principal_for(user, source=source),
+                    scopes=tuple(tok.scopes))
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    found = resolve_session(s, token, idle_minutes=rt.settings.session_idle_minutes,
-                            absolute_hours=rt.settings.session_absolute_hours)
-    if found is None:
+    found_s = resolve_session(s, token, idle_minutes=rt.settings.session_idle_minutes,
+                              absolute_hours=rt.settings.session_absolute_hours)
+    if found_s is None:
         return None
-    user, ws = found
-    return Auth(user=user, web_session=ws,
-                principal=principal_for(user, source=client_address(request)))
+    user, ws = found_s
+    return Auth(user=user, web_session=ws, principal=principal_for(user, source=source))
 
 
 def api_auth(auth: Auth | None = Depends(optional_auth)) -> Auth:
     if auth is None:
         raise HTTPException(status_code=401, detail="sign-in required")
-    if auth.user.must_change_password:
-        raise HTTPException(status_code=403, detail="password change required")
+    if auth.pending_step:
+        raise HTTPException(status_code=403, detail=f"finish signing in first: "
+                                                    f"{auth.pending_step}")
     return auth
 
 
-def ui_auth(auth: Auth | None = Depends(optional_auth)) -> Auth:
-    if auth is None:
+def ui_session(auth: Auth | None = Depends(optional_auth)) -> Auth:
+    """Signed in with a password (the pages that complete sign-in use this)."""
+    if auth is None or auth.web_session is None:
         raise LoginRequired()
     return auth
 
 
-def check_csrf(auth: Auth, token: str | None) -> None:
-    import hmac
+def ui_auth(auth: Auth = Depends(ui_session)) -> Auth:
+    """Fully signed in (password changed, MFA passed)."""
+    if auth.pending_step:
+        raise LoginRequired(auth.pending_step)
+    return auth
 
+
+def require_scope(auth: Auth, scope: str) -> None:
+    if scope not in auth.scopes:
+        raise HTTPException(status_code=403, detail=f"the API token lacks the scope {scope}")
+
+
+def check_csrf(auth: Auth, token: str | None) -> None:
+    """Cookie-authenticated writes need the session's CSRF token; token-authenticated
+    requests carry no ambient credentials and need none."""
+    if auth.web_session is None:
+        return
     if not token or not hmac.compare_digest(token, auth.web_session.csrf_token):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")

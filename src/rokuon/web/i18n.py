@@ -54,6 +54,32 @@ TEXT: dict[str, dict[str, str]] = {
     "silence": {"ja": "無音", "en": "Silence"},
     "overlap": {"ja": "同時発話", "en": "Overlap"},
     "seconds": {"ja": "秒", "en": "s"},
+    "locked": {"ja": "サインインの失敗が続いたため、一時的にロックされています。15分後にお試しください。",
+               "en": "Too many failed sign-ins: the account is locked for 15 minutes."},
+    "mfa": {"ja": "二要素認証", "en": "Two-factor authentication"},
+    "mfa_intro": {"ja": "認証アプリの6桁のコード、またはリカバリーコードを入力してください。",
+                  "en": "Enter the 6-digit code from your authenticator app, or a recovery code."},
+    "mfa_setup": {"ja": "二要素認証の設定", "en": "Set up two-factor authentication"},
+    "mfa_setup_intro": {
+        "ja": "この役割では二要素認証が必須です。認証アプリでQRコードを読み取り、表示された6桁のコードを入力してください。",
+        "en": "Your role requires two-factor authentication. Scan the QR code with an "
+              "authenticator app and enter the 6-digit code it shows."},
+    "secret": {"ja": "手入力用キー", "en": "Key for manual entry"},
+    "code": {"ja": "コード", "en": "Code"},
+    "verify": {"ja": "確認", "en": "Verify"},
+    "bad_code": {"ja": "コードが正しくありません。", "en": "Wrong code."},
+    "recovery_codes": {"ja": "リカバリーコード（一度だけ表示されます。安全な場所に保管してください）",
+                       "en": "Recovery codes (shown once: keep them somewhere safe)"},
+    "continue": {"ja": "続ける", "en": "Continue"},
+    "audit": {"ja": "監査ログ", "en": "Audit log"},
+    "actor": {"ja": "操作者", "en": "Actor"},
+    "action": {"ja": "操作", "en": "Action"},
+    "object": {"ja": "対象", "en": "Object"},
+    "purpose": {"ja": "利用目的", "en": "Purpose"},
+    "outcome": {"ja": "結果", "en": "Outcome"},
+    "time": {"ja": "日時", "en": "Time"},
+    "export_csv": {"ja": "CSVで出力", "en": "Export CSV"},
+    "purpose_required": {"ja": "再生するには利用目的を選んでください", "en": "Choose the purpose of use to play"},
 }
 
 

@@ -3,6 +3,15 @@
 (function () {
   "use strict";
   var player = document.getElementById("player");
+  var purpose = document.getElementById("purpose");
+  if (purpose && player) {
+    purpose.addEventListener("change", function () {
+      var t = player.currentTime;
+      player.src = purpose.dataset.base + "?purpose=" + encodeURIComponent(purpose.value);
+      player.addEventListener("loadedmetadata", function () { player.currentTime = t; },
+                              { once: true });
+    });
+  }
   var lines = Array.prototype.slice.call(document.querySelectorAll("#transcript .line"));
   if (!player) { return; }
 

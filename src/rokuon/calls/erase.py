@@ -1,0 +1,60 @@
+"""Erasing a call: crypto-shredding plus removal of every derived copy.
+
+The wrapped data key is destroyed (so the encrypted audio, and every backup copy of
+it, can no longer be decrypted), the blob file is removed, transcripts, segments,
+analysis results, jobs and search-index entries are deleted with the call row, and
+a deletion record without personal data is kept.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from rokuon.access import audit
+from rokuon.access.principal import Principal
+from rokuon.runtime import Runtime
+from rokuon.store.models import Call, DeletionRecord
+
+
+class EraseRefused(Exception):
+    pass
+
+
+def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
+               policy: str | None = None) -> DeletionRecord:
+    if principal.role not in ("admin", "compliance"):
+        raise EraseRefused("only an admin or a compliance officer may erase calls")
+    reason = reason.strip()
+    if not reason:
+        raise EraseRefused("a reason is required")
+    with rt.db.session() as s:
+        call = s.get(Call, call_id)
+        if call is None:
+            raise EraseRefused(f"call {call_id} not found")
+        blocker = legal_hold_for(s, call)
+        if blocker:
+            audit.record(s, principal, "call.delete", object_type="call", object_id=call_id,
+                         outcome="refused", detail={"reason": reason, "hold": blocker})
+            s.commit()
+            raise EraseRefused(f"call {call_id} is under legal hold ({blocker}); not erased")
+        blob_key = call.blob_key
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(text("DELETE FROM segments_fts WHERE call_id = :c"), {"c": call_id})
+        call.wrapped_key = None  # the shred: explicit even though the row goes too
+        s.flush()
+        s.delete(call)  # cascades: parties, transcripts, segments, analysis, jobs, events
+        rec = DeletionRecord(call_id=call_id, actor=principal.name, reason=reason,
+                             policy=policy)
+        s.add(rec)
+        audit.record(s, principal, "call.delete", object_type="call", object_id=call_id,
+                     detail={"reason": reason, "policy": policy})
+    rt.blobs.delete(blob_key)  # after commit: a crash here leaves only undecryptable bytes
+    return rec
+
+
+def legal_hold_for(session: Session, call: Call) -> str | None:
+    """The legal-hold check; holds themselves arrive with the compliance work (issue 5).
+    A call whose metadata carries ``legal_hold`` is treated as held meanwhile."""
+    hold = (call.extra_metadata or {}).get("legal_hold")
+    return str(hold) if hold else None
