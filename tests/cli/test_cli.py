@@ -93,3 +93,46 @@ def test_user_add(installation) -> None:
     r = run("user", "add", "op@example.com", "--role", "operator")
     assert r.exit_code == 1 and "already exists" in r.stderr
     assert run("user", "add", "x@example.com", "--role", "king").exit_code == 1
+
+
+def test_audit_verify_delete_and_rotate(installation, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from rokuon.store.models import AuditEntry
+
+    _, rt = installation
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(tone_wav(1.0, seed=33))
+    call_id = json.loads(run("ingest", str(wav), "--json").stdout)["calls"][0]["call_id"]
+    r = run("audit", "verify", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["ok"] is True
+    assert run("audit", "checkpoint").exit_code == 0
+    out = tmp_path / "cp.json"
+    assert run("audit", "export-checkpoints", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["checkpoints"]
+
+    r = run("keys", "rotate", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["rewrapped"] == 1
+    assert run("calls", "delete", call_id).exit_code != 0  # --reason is required
+    r = run("calls", "delete", call_id, "--reason", "test erasure", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["deleted"] is True
+    assert run("calls", "show", call_id, "--json").exit_code == 1
+
+    csv_path = tmp_path / "audit.csv"
+    assert run("audit", "list", "--action", "call.", "--csv", str(csv_path)).exit_code == 0
+    assert "call.delete" in csv_path.read_text()
+    with rt.db.session() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.action == "call.ingest")
+                  .values(actor="someone else"))
+    r = run("audit", "verify", "--json")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["first_bad"] is not None
+    assert "audit log broken at entry" in r.stderr
+
+
+def test_token_create(installation) -> None:
+    r = run("token", "create", "admin@example.com", "--scope", "calls:read", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["token"].startswith("rk_")
+    r = run("token", "create", "admin@example.com", "--scope", "everything")
+    assert r.exit_code == 1 and "unknown scope" in r.stderr

@@ -53,3 +53,36 @@ def signed_in(client: TestClient, installation) -> TestClient:  # type: ignore[n
     client.totp, client.recovery = enrol_mfa(client)  # type: ignore[attr-defined]
     client.csrf = csrf_from(client.get("/").text)  # type: ignore[attr-defined]
     return client
+
+
+def make_user(rt, email: str, role: str, *, team: str | None = None,  # type: ignore[no-untyped-def]
+              agent_name: str | None = None) -> str | None:
+    """A ready user (password set); privileged roles get MFA enrolled. Returns the TOTP
+    secret (or None)."""
+    from rokuon.access.principal import Principal
+    from rokuon.users import mfa
+    from rokuon.users.service import create_user, set_password
+
+    with rt.db.session() as s:
+        user, _ = create_user(s, Principal.cli(), email, role, team, agent_name)
+        set_password(s, user, NEW_PASSWORD)
+        if mfa.mfa_required(user):
+            secret = mfa.new_secret(user, rt.keys)
+            user.mfa_enabled = True
+            return secret
+    return None
+
+
+def sign_in(client: TestClient, email: str, secret: str | None) -> TestClient:
+    import pyotp
+
+    client.cookies.clear()
+    r = client.post("/login", data={"email": email, "password": NEW_PASSWORD})
+    assert r.status_code == 303, r.text
+    if secret:
+        page = client.get("/mfa")
+        r = client.post("/mfa", data={"code": pyotp.TOTP(secret).now(),
+                                      "csrf": csrf_from(page.text)})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+    client.csrf = csrf_from(client.get("/").text)  # type: ignore[attr-defined]
+    return client

@@ -83,19 +83,32 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8420,
     workers: Annotated[int | None, typer.Option(help="Pipeline worker threads.")] = None,
     watch: Annotated[Path | None, typer.Option(help="Watch folder for new recordings.")] = None,
+    certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
-    """Web UI + REST API + embedded pipeline workers."""
+    """Web UI + REST API + embedded pipeline workers (HTTPS with --certfile/--keyfile)."""
     import uvicorn
 
     from rokuon.web.app import create_app
 
+    if bool(certfile) != bool(keyfile):
+        fail("--certfile and --keyfile go together")
+    for f in (certfile, keyfile):
+        if f is not None and not f.is_file():
+            fail(f"{f}: no such file")
     rt = _runtime()
     if workers:
         rt.settings.workers = workers
     if watch:
         rt.settings.watch_dir = watch
-    typer.echo(f"rokuon serving on http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+    scheme = "https" if certfile else "http"
+    if scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo("warning: serving without TLS on a non-local address; use --certfile/"
+                   "--keyfile or a TLS-terminating proxy", err=True)
+    typer.echo(f"rokuon serving on {scheme}://{host}:{port}/", err=True)
+    uvicorn.run(create_app(rt), host=host, port=port, log_level="info",
+                ssl_certfile=str(certfile) if certfile else None,
+                ssl_keyfile=str(keyfile) if keyfile else None)
 
 
 @app.command()

@@ -1,0 +1,256 @@
+"""Role boundaries, lockout, API tokens, the one door for every content route, IDOR,
+break-glass, erasure (crypto-shred) and key rotation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from rokuon.access import door
+from rokuon.access.principal import Principal
+from rokuon.calls.ingest import ingest_stream
+from rokuon.calls.metadata import parse_metadata
+from rokuon.store.models import ApiToken, AuditEntry, Call, DeletionRecord, User, utcnow
+from rokuon.users.tokens import create_token, revoke_token
+from rokuon.web.app import create_app
+from tests.helpers import tone_wav, write_transcript
+from tests.web.conftest import NEW_PASSWORD, make_user, sign_in
+
+CLI = Principal.cli()
+
+
+def _call(rt, seed: int, meta: str, text: str = "お支払いの件でお電話しました"):  # type: ignore[no-untyped-def]
+    cid = ingest_stream(rt, [tone_wav(1.0, seed=seed)], name=f"c{seed}.wav", actor=CLI,
+                        meta=parse_metadata(meta)).call_id
+    write_transcript(rt, cid, [("customer", 0.1, 0.9, text)])
+    return cid
+
+
+@pytest.fixture
+def world(installation):  # type: ignore[no-untyped-def]
+    """Two teams' calls and one user per role."""
+    _, rt = installation
+    calls = {
+        "a_sato": _call(rt, 71, '{"agent": "sato", "team": "A", "purposes": ["quality"]}'),
+        "b_kato": _call(rt, 72, '{"agent": "kato", "team": "B", "purposes": ["dispute"]}'),
+    }
+    secrets = {
+        "op": make_user(rt, "sato@example.com", "operator", team="A", agent_name="sato"),
+        "sv": make_user(rt, "sv-a@example.com", "supervisor", team="A"),
+        "co": make_user(rt, "co@example.com", "compliance"),
+        "au": make_user(rt, "au@example.com", "auditor"),
+    }
+    with TestClient(create_app(rt, start_workers=False), follow_redirects=False) as c:
+        yield rt, c, calls, secrets
+
+
+def _ids(c: TestClient) -> set[str]:
+    return {x["call_id"] for x in c.get("/api/calls").json()["calls"]}
+
+
+def test_role_boundaries(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, calls, sec = world
+    sign_in(c, "sato@example.com", sec["op"])
+    assert _ids(c) == {calls["a_sato"]}
+    assert c.get(f"/api/calls/{calls['b_kato']}").status_code == 404  # IDOR fails closed
+    assert c.get("/api/search", params={"q": "お支払い"}).json()["hits"][0]["call_id"] == \
+        calls["a_sato"]
+    assert len(c.get("/api/search", params={"q": "お支払い"}).json()["hits"]) == 1
+    assert c.get("/audit").status_code == 403
+    r = c.delete(f"/api/calls/{calls['a_sato']}?reason=test",
+                 headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 403
+    # an operator cannot break the glass
+    assert c.get(f"/api/calls/{calls['b_kato']}",
+                 params={"break_glass": "x" * 40}).status_code == 404
+
+    sign_in(c, "sv-a@example.com", sec["sv"])
+    assert _ids(c) == {calls["a_sato"]}
+    r = c.get(f"/api/calls/{calls['b_kato']}", params={"break_glass": "too short"})
+    assert r.status_code == 404
+    r = c.get(f"/api/calls/{calls['b_kato']}",
+              params={"break_glass": "customer escalated to me, ticket 4711, team B is off"})
+    assert r.status_code == 200
+    with rt.db.session() as s:
+        bg = s.scalars(select(AuditEntry).where(AuditEntry.outcome == "break_glass")).one()
+        assert bg.object_id == calls["b_kato"] and "ticket 4711" in bg.detail["justification"]
+
+    sign_in(c, "co@example.com", sec["co"])
+    assert _ids(c) == set(calls.values())
+    sign_in(c, "au@example.com", sec["au"])
+    assert _ids(c) == set()
+    assert c.get(f"/api/calls/{calls['a_sato']}").status_code == 404
+    assert c.get("/audit").status_code == 200
+    csv = c.get("/audit.csv")
+    assert csv.status_code == 200 and "call.view" in csv.text
+
+
+def test_purpose_must_be_one_of_the_calls(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, calls, sec = world
+    sign_in(c, "co@example.com", sec["co"])
+    url = f"/api/calls/{calls['b_kato']}/audio"
+    assert c.get(url, params={"purpose": "quality"}).status_code == 403
+    assert c.get(url, params={"purpose": "dispute"}).status_code == 200
+    with rt.db.session() as s:
+        e = s.scalars(select(AuditEntry).where(AuditEntry.action == "call.play",
+                                               AuditEntry.outcome == "ok")).one()
+        assert e.purpose == "dispute" and e.actor == "co@example.com"
+
+
+def test_brute_force_locks_the_account(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, _, _ = world
+    for _ in range(5):
+        assert c.post("/login", data={"email": "sato@example.com",
+                                      "password": "wrong-password!"}).status_code == 401
+    r = c.post("/login", data={"email": "sato@example.com", "password": NEW_PASSWORD})
+    assert r.status_code == 429 and "rokuon_session" not in r.cookies
+    with rt.db.session() as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "auth.lockout")).all()
+        s.execute(update(User).values(locked_until=utcnow() - timedelta(seconds=1)))
+    assert c.post("/login", data={"email": "sato@example.com",
+                                  "password": NEW_PASSWORD}).status_code == 303
+
+
+def test_api_tokens_scoped_expiring_revocable(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, calls, _ = world
+    with rt.db.session() as s:
+        read, row = create_token(s, CLI, "co@example.com", ["calls:read"], days=1)
+        write, _ = create_token(s, CLI, "co@example.com", ["calls:write"], days=1)
+        stored = s.scalars(select(ApiToken.token_hash)).all()
+    assert read not in stored  # only the hash is kept
+    c.cookies.clear()
+    h = {"Authorization": f"Bearer {read}"}
+    assert _ids_with(c, h) == set(calls.values())
+    assert c.get(f"/api/calls/{calls['a_sato']}/audio?purpose=quality",
+                 headers=h).status_code == 403  # lacks audio:read
+    r = c.post("/api/calls?filename=x.wav", content=tone_wav(1.0, seed=73), headers=h)
+    assert r.status_code == 403  # lacks calls:write
+    r = c.post("/api/calls?filename=x.wav", content=tone_wav(1.0, seed=73),
+               headers={"Authorization": f"Bearer {write}"})
+    assert r.status_code == 201  # no CSRF needed without cookies
+    assert c.get("/api/calls", headers={"Authorization": "Bearer rk_nope"}).status_code == 401
+    with rt.db.session() as s:
+        s.execute(update(ApiToken).where(ApiToken.id == row.id)
+                  .values(expires_at=utcnow() - timedelta(minutes=1)))
+    assert c.get("/api/calls", headers=h).status_code == 401  # expired
+    with rt.db.session() as s:
+        read2, row2 = create_token(s, CLI, "co@example.com", ["calls:read"], days=1)
+        revoke_token(s, CLI, row2.id)
+    assert c.get("/api/calls", headers={"Authorization": f"Bearer {read2}"}).status_code == 401
+
+
+def _ids_with(c: TestClient, h: dict[str, str]) -> set[str]:
+    return {x["call_id"] for x in c.get("/api/calls", headers=h).json()["calls"]}
+
+
+def test_every_call_content_route_goes_through_the_door(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Enumerate the app's routes: each one that takes a call id must call the door's
+    get_call, and fail closed for another team's call; each listing must use the
+    scope filter."""
+    rt, c, calls, sec = world
+    paths = create_app(rt, start_workers=False).openapi()["paths"]  # every route
+    with_id = [(p, m.upper()) for p, ops in paths.items() if "{call_id}" in p for m in ops]
+    listings = [p for p in paths if p in ("/", "/api/calls", "/api/search")]
+    assert {p for p, _ in with_id} >= {"/api/calls/{call_id}", "/api/calls/{call_id}/audio",
+                                        "/calls/{call_id}"}
+    assert len(listings) == 3
+    seen: list[str] = []
+    real_get, real_scope = door.get_call, door.scope_filter
+
+    def spy_get(*a, **k):  # type: ignore[no-untyped-def]
+        seen.append("get_call")
+        return real_get(*a, **k)
+
+    def spy_scope(*a, **k):  # type: ignore[no-untyped-def]
+        seen.append("scope_filter")
+        return real_scope(*a, **k)
+
+    import rokuon.web.api as api_module
+
+    monkeypatch.setattr(api_module, "get_call", spy_get)  # imported by name there
+    monkeypatch.setattr(door, "get_call", spy_get)
+    monkeypatch.setattr(door, "scope_filter", spy_scope)
+    sign_in(c, "sato@example.com", sec["op"])
+    other = calls["b_kato"]
+    for path, method in with_id:
+        seen.clear()
+        url = path.replace("{call_id}", other)
+        resp = c.request(method, url, params={"purpose": "quality", "reason": "x" * 5},
+                         headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+        assert resp.status_code in (403, 404), (method, url, resp.status_code)
+        if method != "DELETE":  # erasure is refused by role before any content is read
+            assert "get_call" in seen, f"{method} {path} does not pass the door"
+    for path in listings:
+        seen.clear()
+        resp = c.get(path, params={"q": "お支払い"})
+        assert resp.status_code == 200 and other not in resp.text
+        assert "scope_filter" in seen, f"{path} does not use the scope filter"
+    with rt.db.session() as s:
+        denied = s.scalars(select(AuditEntry).where(AuditEntry.object_id == other,
+                                                    AuditEntry.outcome == "denied")).all()
+    assert len(denied) >= 3
+
+
+def test_erased_call_is_gone_everywhere(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, calls, sec = world
+    cid = calls["a_sato"]
+    with rt.db.session() as s:
+        blob_key = s.get(Call, cid).blob_key
+    assert rt.blobs.exists(blob_key)
+    sign_in(c, "co@example.com", sec["co"])
+    r = c.delete(f"/api/calls/{cid}", params={"reason": "erasure request #12"},
+                 headers={"X-CSRF-Token": c.csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    assert c.get(f"/api/calls/{cid}").status_code == 404
+    assert c.get(f"/api/calls/{cid}/audio?purpose=quality").status_code == 404
+    assert c.get(f"/calls/{cid}").status_code == 404
+    assert all(h["call_id"] != cid for h in
+               c.get("/api/search", params={"q": "お支払い"}).json()["hits"])
+    assert not rt.blobs.exists(blob_key)
+    with rt.db.session() as s:
+        rec = s.scalars(select(DeletionRecord).where(DeletionRecord.call_id == cid)).one()
+        assert rec.reason == "erasure request #12" and rec.actor == "co@example.com"
+        assert "sato" not in str(vars(rec))  # no personal data in the record
+        from sqlalchemy import text
+
+        if s.get_bind().dialect.name == "sqlite":
+            assert s.execute(text("SELECT count(*) FROM segments_fts WHERE call_id = :c"),
+                             {"c": cid}).scalar() == 0
+    with rt.db.session() as s:
+        from rokuon.access import audit
+
+        assert audit.verify(s).ok
+
+
+def test_legal_hold_blocks_erasure(installation) -> None:  # type: ignore[no-untyped-def]
+    from rokuon.calls.erase import EraseRefused, erase_call
+
+    _, rt = installation
+    cid = _call(rt, 74, '{"agent": "sato", "legal_hold": "litigation 2026-17"}')
+    with pytest.raises(EraseRefused, match="legal hold"):
+        erase_call(rt, CLI, cid, reason="retention")
+    with rt.db.session() as s:
+        assert s.get(Call, cid) is not None
+
+
+def test_kek_rotation_rewraps_without_touching_audio(installation) -> None:  # type: ignore[no-untyped-def]
+    from rokuon.store.keys import WrappedKey
+    from rokuon.store.rotation import rotate_kek
+
+    _, rt = installation
+    cid = _call(rt, 75, '{"agent": "sato"}')
+    with rt.db.session() as s:
+        call = s.get(Call, cid)
+        old = WrappedKey.from_json(call.wrapped_key)
+        key, sha = call.blob_key, call.content_sha256
+    blob_bytes = (rt.settings.blob_dir / key).read_bytes()
+    new_id, n = rotate_kek(rt, CLI)
+    assert n == 1 and new_id != old.kek_id
+    with rt.db.session() as s:
+        w = WrappedKey.from_json(s.get(Call, cid).wrapped_key)
+    assert w.kek_id == new_id
+    assert (rt.settings.blob_dir / key).read_bytes() == blob_bytes  # audio not re-encrypted
+    assert rt.blobs.read_all(key, w, expected_sha256=sha)
