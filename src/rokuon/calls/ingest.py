@@ -87,6 +87,7 @@ def ingest_stream(
             return IngestResult(file=name, status="duplicate", duplicate_of=dup)
 
     from rokuon.store.blobs import BlobStoreError, BlobTooLargeError
+    from rokuon.store.keys import KeyProviderError
 
     call_id = new_id()
     key = f"calls/{call_id}/original"
@@ -96,6 +97,8 @@ def ingest_stream(
         raise IngestError(f"{name}: {exc}") from exc
     except BlobStoreError as exc:
         raise IngestError(f"{name}: could not store the recording: {exc}") from exc
+    except KeyProviderError as exc:
+        raise IngestError(f"{name}: could not encrypt the recording: {exc}") from exc
     except OSError as exc:
         raise IngestError(f"{name}: could not read the recording: {exc.strerror or exc}") from exc
 

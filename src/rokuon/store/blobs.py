@@ -2,37 +2,53 @@
 
 ``BlobStore`` is the interface (an S3-compatible store comes later);
 ``LocalBlobStore`` keeps one encrypted file per key under a root directory.
+Plaintext never reaches the disk: it is encrypted chunk by chunk in memory while
+it streams in, and decrypted chunk by chunk in memory when it is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, BinaryIO, Protocol
 
-from rokuon.store.blobcrypt import BlobIntegrityError, DecryptingReader, EncryptingWriter
+from rokuon.store.blobcrypt import (
+    DEFAULT_CHUNK_SIZE,
+    BlobIntegrityError,
+    DecryptingReader,
+    EncryptingWriter,
+    new_dek,
+)
 from rokuon.store.keys import KeyProvider, WrappedKey
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}"
+_KEY_RE = re.compile(rf"{_SEGMENT}(/{_SEGMENT}){{0,15}}")
+_MAX_KEY_LEN = 512
 _PARTIAL = ".partial-"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class BlobStoreError(Exception):
-    pass
+    """The store cannot write, read or find a blob (the message says why, in one line)."""
 
 
 class BlobTooLargeError(BlobStoreError):
-    pass
+    """The stream is longer than ``max_bytes``."""
 
 
-@dataclass
+class BlobNotFoundError(BlobStoreError):
+    """No blob under that key."""
+
+
+@dataclass(frozen=True)
 class StoredBlob:
     key: str
     size: int
@@ -41,67 +57,169 @@ class StoredBlob:
 
 
 class BlobStore(Protocol):
+    """Encrypted blob storage; every blob has its own data key, returned wrapped."""
+
     def put_stream(self, key: str, chunks: Iterable[bytes], *,
                    max_bytes: int | None = None) -> StoredBlob: ...
+
     def open(self, key: str, wrapped_key: WrappedKey) -> DecryptingReader: ...
+
     def read_all(self, key: str, wrapped_key: WrappedKey, *,
                  expected_sha256: str | None = None) -> bytes: ...
+
     def delete(self, key: str) -> None: ...
+
     def exists(self, key: str) -> bool: ...
+
     def keys(self) -> Iterator[str]: ...
 
+    def size_on_disk(self, key: str) -> int: ...
 
-def _human(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+def validate_key(key: str) -> str:
+    """Return ``key`` when it is a safe blob key (``calls/<id>/original``), else raise.
+
+    Parts of letters, digits, ``_ - .`` separated by ``/``; no part starts with a dot
+    (no ``..``, no hidden or partial files), no leading or trailing ``/``.
+    """
+    if not isinstance(key, str) or len(key) > _MAX_KEY_LEN or not _KEY_RE.fullmatch(key):
+        raise BlobStoreError(f"invalid blob key {key!r}: use letters, digits, '_', '-' and "
+                             "'.' in '/'-separated parts (no '..', no leading '/' or '.')")
+    return key
+
+
+def human_size(n: int) -> str:
+    """``524288000`` → ``500 MiB``."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= factor:
+            value = n / factor
+            return f"{value:.0f} {unit}" if n % factor == 0 else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _open_partial(path: Path) -> BinaryIO:
+    """Create the hidden partial file (mode 0600, must not exist) for writing."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path, keys: KeyProvider) -> None:
+    """One encrypted file per key under ``root`` (folders 0700, files 0600).
+
+    Writes go to ``.<name>.partial-<random>`` in the target folder, are fsync'ed and
+    renamed into place atomically; on any failure the partial file is removed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], keys: KeyProvider, *,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         self.root = Path(root)
         self.key_provider = keys
+        self.chunk_size = chunk_size
 
-    def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key) or ".." in key.split("/") or _PARTIAL in key:
-            raise BlobStoreError(f"invalid blob key {key!r}")
-        return self.root / key
+    def path_of(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _disk(self, key: str) -> Iterator[None]:
+        """Turn an OSError of the store's own file system into a one-line BlobStoreError."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno in _DISK_FULL:
+                raise BlobStoreError(f"disk full while writing {key} under {self.root} "
+                                     "(free some space on that disk)") from exc
+            raise BlobStoreError(f"cannot write {key} under {self.root}: "
+                                 f"{exc.strerror or exc}") from exc
+
+    def _make_dirs(self, folder: Path) -> None:
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.root, 0o700)
+        current = self.root
+        for part in folder.relative_to(self.root).parts:
+            current = current / part
+            try:
+                os.mkdir(current, 0o700)
+            except FileExistsError:
+                continue
+            os.chmod(current, 0o700)  # exactly 0700, whatever the umask
 
     def put_stream(self, key: str, chunks: Iterable[bytes], *,
                    max_bytes: int | None = None) -> StoredBlob:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}{_PARTIAL}{secrets.token_hex(6)}")
-        dek = secrets.token_bytes(32)
+        """Encrypt ``chunks`` into the blob ``key`` (replacing any blob there).
+
+        Errors while reading ``chunks`` propagate unchanged; errors of the store's disk
+        become BlobStoreError; ``max_bytes`` exceeded is BlobTooLargeError. In every case
+        nothing is left behind.
+        """
+        path = self.path_of(key)
+        dek = new_dek()
+        wrapped = self.key_provider.wrap(dek)  # a key provider failure writes nothing
+        with self._disk(key):
+            self._make_dirs(path.parent)
+        tmp = path.with_name(f".{path.name}{_PARTIAL}{secrets.token_hex(8)}")
+        fh: BinaryIO | None = None
+        writer: EncryptingWriter | None = None
+        placed = False
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                writer = EncryptingWriter(fh, dek)
-                for chunk in chunks:
-                    if max_bytes is not None and writer.size + len(chunk) > max_bytes:
-                        raise BlobTooLargeError(
-                            f"recording exceeds the upload limit of {_human(max_bytes)}")
+            with self._disk(key):
+                fh = _open_partial(tmp)
+                writer = EncryptingWriter(fh, dek, chunk_size=self.chunk_size)
+            for chunk in chunks:
+                if max_bytes is not None and writer.size + len(chunk) > max_bytes:
+                    raise BlobTooLargeError(
+                        f"recording exceeds the upload limit of {human_size(max_bytes)}")
+                with self._disk(key):
                     writer.write(chunk)
+            with self._disk(key):
                 writer.finish()
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise BlobStoreError(f"disk full while writing {key} under {self.root}") from exc
-            raise BlobStoreError(f"cannot write {key}: {exc.strerror or exc}") from exc
+                fh.close()
+                os.replace(tmp, path)
+                placed = True
+                _fsync_dir(path.parent)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            if writer is not None:
+                writer.abort()
+            if fh is not None:
+                with contextlib.suppress(OSError):
+                    fh.close()  # may fail again (disk full): the file is removed anyway
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if placed:
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise
-        return StoredBlob(key=key, size=writer.size, sha256=writer.sha256,
-                          wrapped_key=self.key_provider.wrap(dek))
+        return StoredBlob(key=key, size=writer.size, sha256=writer.sha256, wrapped_key=wrapped)
+
+    # -- reading -------------------------------------------------------------------------------
 
     def open(self, key: str, wrapped_key: WrappedKey) -> DecryptingReader:
-        path = self._path(key)
+        """A seekable plaintext view of the blob (close it, or use ``with``)."""
+        path = self.path_of(key)
         dek = self.key_provider.unwrap(wrapped_key)
         try:
-            fh = path.open("rb")
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - the reader owns it
         except FileNotFoundError as exc:
-            raise BlobStoreError(f"blob {key} is missing from {self.root}") from exc
+            raise BlobNotFoundError(f"blob {key} is missing from {self.root}") from exc
+        except OSError as exc:
+            raise BlobStoreError(f"cannot read {key} under {self.root}: "
+                                 f"{exc.strerror or exc}") from exc
         try:
             return DecryptingReader(fh, dek, name=key)
         except BaseException:
@@ -110,16 +228,27 @@ class LocalBlobStore:
 
     def read_all(self, key: str, wrapped_key: WrappedKey, *,
                  expected_sha256: str | None = None) -> bytes:
+        """The whole plaintext; checks the sha256 recorded at ingest when given."""
         with self.open(key, wrapped_key) as r:
             data = r.readall()
-        if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
-            raise BlobIntegrityError(f"{key}: content hash does not match the one recorded "
-                                     "at ingest")
+        if expected_sha256 is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected_sha256.lower():
+                raise BlobIntegrityError(f"{key}: content hash does not match the one "
+                                         f"recorded at ingest (sha256 {actual[:16]}…, "
+                                         f"expected {expected_sha256[:16]}…)")
         return data
 
+    # -- housekeeping --------------------------------------------------------------------------
+
     def delete(self, key: str) -> None:
-        path = self._path(key)
-        path.unlink(missing_ok=True)
+        """Remove the blob (no error when it is already gone) and its empty folders."""
+        path = self.path_of(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise BlobStoreError(f"cannot delete {key} under {self.root}: "
+                                 f"{exc.strerror or exc}") from exc
         for parent in path.parents:
             if parent == self.root or not parent.is_relative_to(self.root):
                 break
@@ -129,31 +258,71 @@ class LocalBlobStore:
                 break
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return self.path_of(key).is_file()
 
     def keys(self) -> Iterator[str]:
-        if not self.root.exists():
+        """Every stored key, folder by folder, sorted within a folder (partial files are
+        not blobs)."""
+        if not self.root.is_dir():
             return
-        for p in sorted(self.root.rglob("*")):
-            if p.is_file() and not p.name.startswith("."):
-                yield p.relative_to(self.root).as_posix()
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            rel = Path(folder).relative_to(self.root)
+            for name in sorted(files):
+                key = (rel / name).as_posix()
+                if _KEY_RE.fullmatch(key):
+                    yield key
 
     def size_on_disk(self, key: str) -> int:
-        return self._path(key).stat().st_size
+        """Bytes the encrypted blob takes (header and tags included)."""
+        try:
+            return self.path_of(key).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"blob {key} is missing from {self.root}") from exc
 
-    def sweep_partials(self, older_than_s: float = 3600) -> list[Path]:
-        """Remove partial files left by a crash during a write."""
-        removed = []
-        if self.root.exists():
-            now = time.time()
-            for p in self.root.rglob(f".*{_PARTIAL}*"):
-                if now - p.stat().st_mtime > older_than_s:
-                    p.unlink(missing_ok=True)
-                    removed.append(p)
+    def sweep_partials(self, older_than_s: float = 3600.0) -> list[Path]:
+        """Remove partial files older than ``older_than_s`` left by a crash during a write."""
+        removed: list[Path] = []
+        if not self.root.is_dir():
+            return removed
+        cutoff = time.time() - older_than_s
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not (name.startswith(".") and _PARTIAL in name):
+                    continue
+                p = Path(folder) / name
+                try:
+                    if p.stat().st_mtime <= cutoff:
+                        p.unlink()
+                        removed.append(p)
+                except FileNotFoundError:  # finished or swept meanwhile
+                    continue
         return removed
 
 
-def make_blob_store(kind: str, *, root: Path, keys: KeyProvider) -> BlobStore:
-    if kind == "local":
-        return LocalBlobStore(root, keys)
-    raise BlobStoreError(f"unknown blob store '{kind}' (available: local)")
+BlobStoreFactory = Callable[..., BlobStore]
+_STORES: dict[str, BlobStoreFactory] = {}
+
+
+def register_blob_store(kind: str, factory: BlobStoreFactory) -> None:
+    _STORES[kind] = factory
+
+
+def make_blob_store(kind: str, **options: Any) -> BlobStore:
+    """Build the blob store named ``kind`` (the ``blob_store`` setting)."""
+    factory = _STORES.get(kind)
+    if factory is None:
+        raise BlobStoreError(f"unknown blob store '{kind}' "
+                             f"(available: {', '.join(sorted(_STORES))})")
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise BlobStoreError(f"bad options for blob store '{kind}': {exc}") from exc
+
+
+def _make_local(*, root: str | os.PathLike[str], keys: KeyProvider,
+                chunk_size: int = DEFAULT_CHUNK_SIZE) -> BlobStore:
+    return LocalBlobStore(root, keys, chunk_size=chunk_size)
+
+
+register_blob_store("local", _make_local)
