@@ -310,8 +310,8 @@ def test_make_key_provider(provider: LocalKeyFileProvider, kek_path: Path,
     made = make_key_provider("local", path=kek_path)
     assert isinstance(made, LocalKeyFileProvider)
     assert made.current_kek_id() == provider.current_kek_id()
-    with pytest.raises(KeyProviderError, match=r"unknown key provider 'vault' \(available: "):
-        make_key_provider("vault")
+    with pytest.raises(KeyProviderError, match=r"unknown key provider 'kms-x' \(available: "):
+        make_key_provider("kms-x")
     with pytest.raises(KeyProviderError, match="needs path"):
         make_key_provider("local")
     with pytest.raises(KeyProviderError, match="bad options"):
