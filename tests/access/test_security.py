@@ -254,3 +254,96 @@ def test_kek_rotation_rewraps_without_touching_audio(installation) -> None:  # t
     assert w.kek_id == new_id
     assert (rt.settings.blob_dir / key).read_bytes() == blob_bytes  # audio not re-encrypted
     assert rt.blobs.read_all(key, w, expected_sha256=sha)
+
+
+def test_cli_content_commands_pass_the_door(installation, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every CLI command that returns call content goes through the door (and is audited
+    as the local administrator)."""
+    from typer.testing import CliRunner
+
+    from rokuon.cli.main import app
+
+    _, rt = installation
+    cid = _call(rt, 76, '{"agent": "sato"}')
+    seen: list[str] = []
+    real_get, real_scope = door.get_call, door.scope_filter
+    monkeypatch.setattr(door, "get_call", lambda *a, **k: seen.append("get") or
+                        real_get(*a, **k))
+    monkeypatch.setattr(door, "scope_filter", lambda *a, **k: seen.append("scope") or
+                        real_scope(*a, **k))
+    runner = CliRunner()
+    for args, expect in ((["calls", "show", cid, "--json"], "get"),
+                         (["calls", "list", "--json"], "scope"),
+                         (["search", "お支払い", "--json"], "scope")):
+        seen.clear()
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, r.stderr
+        assert expect in seen, args
+    with rt.db.session() as s:
+        actions = {e.action for e in s.scalars(select(AuditEntry).where(
+            AuditEntry.actor.startswith("cli@")))}
+    assert {"call.view", "call.list", "call.search"} <= actions
+
+
+def test_no_session_fixation(world) -> None:  # type: ignore[no-untyped-def]
+    rt, c, _, sec = world
+    c.cookies.set("rokuon_session", "attacker-chosen-value")
+    sign_in(c, "sato@example.com", sec["op"])
+    assert c.cookies.get("rokuon_session") != "attacker-chosen-value"
+    old = c.cookies.get("rokuon_session")
+    c.post("/logout", data={"csrf": c.csrf})  # type: ignore[attr-defined]
+    c.cookies.set("rokuon_session", old)
+    assert c.get("/api/calls").status_code == 401  # the old id is dead after sign-out
+
+
+def test_tls_serving_sends_hsts_and_secure_cookies(installation, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    res, rt = installation
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(rt, start_workers=False), host="127.0.0.1",
+                                        port=port, ssl_certfile=str(certfile),
+                                        ssl_keyfile=str(keyfile), log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        for _ in range(100):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=False) as h:
+            r = h.get("/login")
+            assert r.status_code == 200
+            assert r.headers["strict-transport-security"].startswith("max-age=")
+            r = h.post("/login", data={"email": res.admin_email,
+                                       "password": res.admin_password})
+            cookie = r.headers["set-cookie"].lower()
+            assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    finally:
+        srv.should_exit = True
+        t.join(10)

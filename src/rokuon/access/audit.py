@@ -172,8 +172,8 @@ def verify_exported(doc: dict[str, Any], public_pem: bytes) -> list[int]:
 
 
 def query(session: Session, *, since: datetime | None = None, actor: str | None = None,
-          action: str | None = None, object_id: str | None = None, limit: int = 1000
-          ) -> list[AuditEntry]:
+          action: str | None = None, object_id: str | None = None,
+          outcome: str | None = None, limit: int = 1000) -> list[AuditEntry]:
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if since is not None:
         q = q.where(AuditEntry.at >= since)
@@ -183,6 +183,8 @@ def query(session: Session, *, since: datetime | None = None, actor: str | None 
         q = q.where(AuditEntry.action.startswith(action))
     if object_id:
         q = q.where(AuditEntry.object_id == object_id)
+    if outcome:
+        q = q.where(AuditEntry.outcome == outcome)
     return list(session.scalars(q))
 
 

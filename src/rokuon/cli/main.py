@@ -372,6 +372,8 @@ def audit_list(
     actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
     action: Annotated[str | None, typer.Option(help="Action prefix, e.g. call.play")] = None,
     call: Annotated[str | None, typer.Option(help="Only entries about this call.")] = None,
+    outcome: Annotated[str | None, typer.Option(
+        help="ok, denied, failed, break_glass (accesses to review), locked…")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write CSV here.")] = None,
     json_: JsonOpt = False,
@@ -388,7 +390,7 @@ def audit_list(
         if d else None
     with rt.db.session() as s:
         rows = audit.query(s, since=start, actor=actor, action=action, object_id=call,
-                           limit=limit)
+                           outcome=outcome, limit=limit)
         out = [audit.as_row(e) for e in rows]
         csv_text = audit.to_csv(rows) if csv_out else None
         audit.record(s, Principal.cli(), "audit.export" if csv_out else "audit.query",
