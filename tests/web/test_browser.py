@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(installation, shared_asr) -> Iterator[tuple[str, object, str]]:  # type: ignore[no-untyped-def]
+def server(installation, shared_asr) -> Iterator[tuple[str, object, str, object]]:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from rokuon.web.app import create_app
@@ -52,7 +52,7 @@ def server(installation, shared_asr) -> Iterator[tuple[str, object, str]]:  # ty
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", res, r.call_id
+    yield f"http://127.0.0.1:{port}", res, r.call_id, d / "stereo.wav"
     srv.should_exit = True
     t.join(10)
 
@@ -62,7 +62,7 @@ def test_sign_in_search_open_call_and_seek(server, rt) -> None:  # type: ignore[
 
     if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed")
-    base, res, call_id = server
+    base, res, call_id, wav = server
     from rokuon.calls.service import show_call
 
     with rt.db.session() as s:
@@ -78,8 +78,21 @@ def test_sign_in_search_open_call_and_seek(server, rt) -> None:  # type: ignore[
             "--autoplay-policy=no-user-gesture-required"])
         page = browser.new_page(locale="ja-JP")
         audio_status: list[int] = []
+        csp_errors: list[str] = []
+        page.on("console", lambda m: csp_errors.append(m.text)
+                if "Content Security Policy" in m.text else None)
         page.on("response", lambda r: audio_status.append(r.status)
                 if "/audio" in r.url else None)
+
+        # login CSRF: a form on another site posting the right credentials is refused
+        page.set_content(f'<form method="post" action="{base}/login">'
+                         f'<input name="email" value="{res.admin_email}">'
+                         f'<input name="password" value="{res.admin_password}">'
+                         f'<button id="go">go</button></form>')
+        with page.expect_response(lambda r: r.request.method == "POST") as cross:
+            page.click("#go")
+        assert cross.value.status == 403
+        assert not [c for c in page.context.cookies() if c["name"] == "rokuon_session"]
 
         page.goto(base + "/")
         assert page.url.endswith("/login")
@@ -101,11 +114,24 @@ def test_sign_in_search_open_call_and_seek(server, rt) -> None:  # type: ignore[
         assert page.locator("table.calls tbody tr").count() == 1
         assert "通話一覧" in page.content()  # Japanese UI by default
 
+        # the upload form (upload.js: raw body + CSRF header, same origin): the same
+        # recording again is recognised as a duplicate of the call
+        page.set_input_files("#upload input[type=file]", str(wav))
+        page.click("#upload button[type=submit]")
+        page.wait_for_selector("#upload-result a")
+        assert page.get_attribute("#upload-result a", "href") == f"/calls/{call_id}"
+
         page.fill("input[name=q]", word)
         page.click("#search-form button[type=submit]")
         page.wait_for_selector("#hits li a")
+        href = page.get_attribute("#hits li a >> nth=0", "href") or ""
+        hit_t = float(href.split("?t=")[1])
         page.click("#hits li a >> nth=0")
         page.wait_for_url(f"**/calls/{call_id}?t=*")
+        # ?t= seeks the player on load and marks the line
+        page.wait_for_function(
+            f"Math.abs(document.getElementById('player').currentTime - {hit_t}) < 0.5")
+        assert page.locator("#transcript .line.hit").count() == 1
 
         lines = page.locator("#transcript .line")
         assert lines.count() == len(doc["segments"])
@@ -118,4 +144,6 @@ def test_sign_in_search_open_call_and_seek(server, rt) -> None:  # type: ignore[
         t = page.evaluate("document.getElementById('player').currentTime")
         assert abs(t - customer_line["start"]) < 1.0
         assert 206 in audio_status, audio_status
+        page.wait_for_selector("#transcript .line.playing")  # highlighted while playing
+        assert not csp_errors, csp_errors
         browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -19,6 +20,7 @@ from rokuon.calls.ingest import IngestError, ingest_stream
 from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
+from rokuon.store.blobs import BlobTooLargeError
 from rokuon.web.audio import range_response
 from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, require_scope, runtime
 
@@ -158,6 +160,16 @@ async def _pump(stream: AsyncIterator[bytes], bridge: _Bridge, limit: int) -> No
         await loop.run_in_executor(None, bridge.put, OSError(f"upload interrupted: {exc}"))
 
 
+_PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def metadata_header(raw: str) -> str:
+    """The X-Rokuon-Metadata value: UTF-8 JSON, sent raw or percent-encoded (headers
+    arrive decoded as Latin-1, so the raw bytes are recovered first)."""
+    text = raw.encode("latin-1").decode("utf-8")
+    return unquote(text, errors="strict") if _PCT.search(text) else text
+
+
 @router.post("/calls", status_code=201)
 async def api_upload(request: Request, filename: str | None = None,
                      channels: str | None = None, auth: Auth = Depends(api_auth),
@@ -174,9 +186,7 @@ async def api_upload(request: Request, filename: str | None = None,
     raw_meta = request.headers.get("x-rokuon-metadata")
     try:
         if raw_meta:
-            text = unquote(raw_meta) if "%" in raw_meta else \
-                raw_meta.encode("latin-1").decode("utf-8")
-            meta = parse_metadata(text, source="X-Rokuon-Metadata")
+            meta = parse_metadata(metadata_header(raw_meta), source="X-Rokuon-Metadata")
         roles = validate_channel_roles(channels.split(",")) if channels else None
     except (MetadataError, UnicodeError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)
@@ -204,7 +214,7 @@ async def api_upload(request: Request, filename: str | None = None,
     if "e" in result:
         exc = result["e"]
         if isinstance(exc, IngestError):
-            status = 413 if "upload limit" in str(exc) else 400
+            status = 413 if isinstance(exc.__cause__, BlobTooLargeError) else 400
             return JSONResponse({"error": str(exc)}, status_code=status)
         raise exc
     r = result["r"]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,44 @@ SECURITY_HEADERS = {
 }
 
 
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def same_origin(request: Request) -> bool:
+    """Refuse a state-changing request that a browser sent from another site, before any
+    handler runs: defence in depth beside the CSRF token, and the only guard for the
+    sign-in form, which has no session yet.
+
+    Browsers say where a request comes from in ``Sec-Fetch-Site`` (Fetch Metadata); it
+    is trusted when present. Otherwise ``Origin`` must name this host (or, behind a
+    reverse proxy, ``X-Forwarded-Host``: a cross-site form cannot set that header).
+    ``Origin: null`` is what browsers send for our own forms under
+    ``Referrer-Policy: no-referrer`` when they lack Fetch Metadata, so it passes, as do
+    requests with neither header (scripts, curl): the session/CSRF checks still apply."""
+    if request.method not in UNSAFE_METHODS:
+        return True
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    netloc = urlsplit(origin).netloc.lower()
+    hosts = {request.headers.get("host", "").lower()}
+    hosts.update(h.strip().lower() for h in
+                 request.headers.get("x-forwarded-host", "").split(",") if h.strip())
+    return bool(netloc) and netloc in hosts
+
+
+def error_response(request: Request, status: int, detail: str,
+                   headers: dict[str, str] | None = None) -> Response:
+    """``{"error": ...}`` for the API, a plain line for pages."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": detail}, status_code=status, headers=headers)
+    return Response(f"{status}: {detail}", status_code=status, headers=headers,
+                    media_type="text/plain; charset=utf-8")
+
+
 def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     from rokuon.pipeline.executor import EmbeddedExecutor
 
@@ -51,9 +90,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
         if start_workers:
             executor.start()
         if rt.settings.watch_dir:
-            from rokuon.calls.watch import WatchFolder
-
-            watcher = WatchFolder(rt, on_import=executor.notify).start()
+            try:
+                from rokuon.calls.watch import WatchFolder
+            except ImportError:
+                log.warning("watch_dir is set but this build has no watch-folder support")
+            else:
+                watcher = WatchFolder(rt, on_import=executor.notify).start()
         yield
         if watcher:
             watcher.stop()
@@ -71,7 +113,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        resp: Response = await call_next(request)
+        if not same_origin(request):
+            resp: Response = error_response(
+                request, 403, "cross-origin request refused (Sec-Fetch-Site or Origin names "
+                "another site; behind a proxy, pass Host or X-Forwarded-Host through)")
+        else:
+            resp = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
         if request.url.scheme == "https":
@@ -84,11 +131,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
-                                headers=exc.headers)
-        return Response(f"{exc.status_code}: {exc.detail}", status_code=exc.status_code,
-                        media_type="text/plain; charset=utf-8")
+        return error_response(request, exc.status_code, str(exc.detail), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -19,6 +19,8 @@ from rokuon.users.service import principal_for, resolve_session
 from rokuon.users.tokens import SCOPES, resolve_token
 
 SESSION_COOKIE = "rokuon_session"
+# RFC 9110: a 401 names how to authenticate (Bearer: browsers show no password prompt)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="rokuon"'}
 
 
 def runtime(request: Request) -> Runtime:
@@ -70,7 +72,8 @@ def optional_auth(request: Request, s: Session = Depends(db_session),
     if header.lower().startswith("bearer "):
         found = resolve_token(s, header[7:].strip())
         if found is None:
-            raise HTTPException(status_code=401, detail="invalid or expired API token")
+            raise HTTPException(status_code=401, detail="invalid or expired API token",
+                                headers=CHALLENGE)
         user, tok = found
         return Auth(user=user, web_session=None, principal=principal_for(user, source=source),
                     scopes=tuple(tok.scopes))
@@ -87,7 +90,7 @@ def optional_auth(request: Request, s: Session = Depends(db_session),
 
 def api_auth(auth: Auth | None = Depends(optional_auth)) -> Auth:
     if auth is None:
-        raise HTTPException(status_code=401, detail="sign-in required")
+        raise HTTPException(status_code=401, detail="sign-in required", headers=CHALLENGE)
     if auth.pending_step:
         raise HTTPException(status_code=403, detail=f"finish signing in first: "
                                                     f"{auth.pending_step}")
