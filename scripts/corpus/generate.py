@@ -6,7 +6,9 @@ Run with the TTS environment (see requirements/tts.txt):
 For each scenario it writes <out>/<id>/stereo.wav (left = agent, right = customer),
 mono.wav (both mixed), truth.json (utterances with exact start/end of audible
 speech, texts, speakers, tags, PII, call labels) and meta.json (ingest metadata).
-Deterministic: the same scenarios give the same files.
+Deterministic: the same scenarios and pinned packages give byte-identical files;
+calls are seeded by their position in SCENARIOS (append new ones at the end).
+Afterwards run scripts/corpus/check.py (project venv) to sanity-check the output.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from math import gcd
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -50,9 +54,33 @@ def trim(y: np.ndarray, rel: float = 0.02) -> np.ndarray:
     return y * (PEAK / np.abs(y).max())
 
 
-def render(sc: dict, out: Path, seed: int) -> dict:
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for k, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if k % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def validate(sc: dict[str, Any]) -> None:
+    """Catch scripting mistakes before spending TTS time on them."""
+    for utt in sc["utterances"]:
+        assert utt["speaker"] in ("agent", "customer"), utt
+        for p in utt.get("pii", []):
+            assert p["text"] in utt["text"], (sc["id"], p)
+            if p["type"] == "card_number":
+                assert luhn_ok(p["value"]), (sc["id"], "card number must pass Luhn", p)
+        if "order_number" in utt.get("tags", []):
+            digits = re.sub(r"\D", "", utt["text"])
+            assert not (13 <= len(digits) <= 19 and luhn_ok(digits)), (
+                sc["id"], "trap number must not look like a valid card", digits)
+        assert 0.5 <= utt.get("overlap", 0.5) <= 1.5, (sc["id"], utt)
+
+
+def render(sc: dict[str, Any], out: Path, seed: int) -> dict[str, Any]:
+    validate(sc)
     rng = random.Random(seed)
-    placed = []
+    placed: list[tuple[dict[str, Any], np.ndarray, float, float]] = []
     t = LEAD_IN
     prev_end = None
     for utt in sc["utterances"]:
@@ -82,7 +110,8 @@ def render(sc: dict, out: Path, seed: int) -> dict:
 
     utts = []
     fillers: dict[str, dict[str, int]] = {"agent": {}, "customer": {}}
-    overlaps, holds = [], []
+    overlaps: list[list[float]] = []
+    holds: list[list[float]] = []
     for k, (utt, _, start, end) in enumerate(placed):
         utts.append({"speaker": utt["speaker"], "start": start, "end": end,
                      "text": utt["text"], "tags": utt.get("tags", []),
@@ -122,12 +151,17 @@ def main() -> int:
     ap.add_argument("--only", help="regenerate only the scenario whose id starts with this")
     ap.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "calls")
     args = ap.parse_args()
-    for k, sc in enumerate(SCENARIOS):
-        if args.only and not sc["id"].startswith(args.only):
-            continue
-        truth = render(sc, args.out, seed=1000 + k)
-        print(f"{sc['id']}: {truth['duration_s']:.1f} s, {len(truth['utterances'])} "
-              "utterances", flush=True)
+    todo = [(k, sc) for k, sc in enumerate(SCENARIOS)
+            if not args.only or sc["id"].startswith(args.only)]
+    if not todo:
+        print(f"no scenario id starts with {args.only!r}", file=sys.stderr)
+        return 2
+    for n, (k, sc) in enumerate(todo, 1):
+        print(f"[{n}/{len(todo)}] {sc['id']} ...", end=" ", flush=True)
+        truth = render(sc, args.out, seed=1000 + k)  # seed by position: stable per call
+        print(f"{truth['duration_s']:.1f} s, {len(truth['utterances'])} utterances", flush=True)
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(f"{args.out}: {size / 1e6:.1f} MB in all", flush=True)
     return 0
 
 

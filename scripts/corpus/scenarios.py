@@ -2,9 +2,14 @@
 
 Each utterance: (speaker, text, options). Options:
 - "say": what the TTS reads when it differs from the written ground truth
-  (digits read one by one, e-mail spelled out);
+  (digits read one by one, e-mail spelled out). The TTS front end reads digit
+  strings as numbers and turns kana numerals back into numbers
+  (ななはちいちに -> ななひゃくはちじゅういちに), so digits that a caller reads one
+  by one are written as katakana runs: ゼロキューゼロの、サンヨンゴーロクの…;
 - "tags": what the utterance does (greeting, announcement, consent_yes, …);
-- "pii": [{"type", "text", "value"}];
+  "order_number" marks a number that is not PII (must not pass Luhn);
+- "pii": [{"type", "text", "value"}], text a substring of the utterance's text;
+- "fillers": {"えーと": 1, …} counted into the call's labels;
 - "overlap": seconds this utterance starts before the previous one ends;
 - "pause_after": silence after the utterance (hold), seconds.
 """
@@ -154,15 +159,15 @@ SCENARIOS: list[dict[str, Any]] = [
             u(C, "はい、いいですよ。", tags=["consent_yes"]),
             u(C, "カードで支払いをしたいです。", tags=["request"]),
             u(A, "かしこまりました。カード番号をお願いいたします。"),
-            u(C, "4111の1111の1111の1111です。",
-              say="よんいちいちいち、いちいちいちいち、いちいちいちいち、いちいちいちいちです。",
-              pii=[{"type": "card_number", "text": "4111の1111の1111の1111",
-                    "value": "4111111111111111"}]),
+            u(C, "4539、2718、6045、3124です。",
+              say="ヨンゴーサンキュー、ニーナナイチハチ、ロクゼロヨンゴー、サンイチニーヨンです。",
+              pii=[{"type": "card_number", "text": "4539、2718、6045、3124",
+                    "value": "4539271860453124"}]),
             u(A, "有効期限をお願いいたします。"),
             u(C, "28年12月です。", say="にじゅうはちねん、じゅうにがつです。",
               pii=[{"type": "card_expiry", "text": "28年12月", "value": "12/28"}]),
             u(A, "裏面のセキュリティコードをお願いいたします。"),
-            u(C, "123です。", say="いち、に、さんです。",
+            u(C, "123です。", say="イチ、ニー、サンです。",
               pii=[{"type": "card_cvv", "text": "123", "value": "123"}]),
             u(A, "ありがとうございます。お支払いが完了しました。佐藤が承りました。",
               tags=["closing", "own_name"]),
@@ -186,7 +191,7 @@ SCENARIOS: list[dict[str, Any]] = [
                     "value": "東京都新宿区西新宿2-8-1"}]),
             u(A, "ご連絡先のお電話番号もお願いいたします。"),
             u(C, "090の3456の7812です。",
-              say="ぜろきゅうぜろの、さんよんごろくの、ななはちいちにです。",
+              say="ゼロキューゼロの、サンヨンゴーロクの、ナナハチイチニーです。",
               pii=[{"type": "phone", "text": "090の3456の7812", "value": "09034567812"}]),
             u(A, "生年月日もお願いいたします。", tags=["identity_check"]),
             u(C, "1985年4月12日です。",
@@ -209,7 +214,7 @@ SCENARIOS: list[dict[str, Any]] = [
             u(C, "はい、大丈夫です。", tags=["consent_yes"]),
             u(C, "注文の配送状況を知りたいです。注文番号は12345678です。",
               say="注文の配送状況を知りたいです。注文番号は、いちにさんよんごろくななはちです。",
-              tags=["request"]),
+              tags=["request", "order_number"]),
             u(A, "確認いたします。明日の午前中にお届けの予定です。"),
             u(C, "よかったです。ありがとうございます。"),
             u(A, "お電話ありがとうございました。田中が承りました。",
@@ -339,6 +344,104 @@ SCENARIOS: list[dict[str, Any]] = [
             u(A, "承知いたしました。ご用件をお伺いします。"),
             u(C, "請求書の送り先を変えたいです。", tags=["request"]),
             u(A, "かしこまりました。手続きの書類をお送りします。田中が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "16_outbound_email", "title": "Outbound follow-up: consent yes, e-mail address",
+        "voices": {A: "jm_kumo", C: "jf_gongitsune"}, "agent": "tanaka",
+        "direction": "outbound", "queue": "sales", "customer_number": "08055501234",
+        "purposes": ["quality", "contract"],
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False},
+        "utterances": [
+            u(A, "お世話になっております。山田商事の田中と申します。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, "先日お申し込みいただいた会員登録の件で、お電話いたしました。"),
+            u(A, "なお、品質向上のため、通話を録音させていただきますが、よろしいでしょうか。",
+              tags=["announcement", "consent_question"]),
+            u(C, "えーと、はい、いいですよ。", tags=["consent_yes", "filler"],
+              fillers={"えーと": 1}),
+            u(A, "ありがとうございます。ご連絡用のメールアドレスをお伺いできますか。"),
+            u(C, "あのー、メールアドレスは、yamada.hanako@example.jpです。",
+              say="あのー、メールアドレスは、やまだ、ドット、はなこ、アットマーク、"
+                  "イグザンプル、ドット、ジェーピーです。",
+              tags=["filler"], fillers={"あのー": 1},
+              pii=[{"type": "email", "text": "yamada.hanako@example.jp",
+                    "value": "yamada.hanako@example.jp"}]),
+            u(A, "ありがとうございます。確認のメールを本日中にお送りいたします。"),
+            u(C, "わかりました。よろしくお願いします。"),
+            u(A, "お忙しいところありがとうございました。田中が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "17_inquiry_number_trap", "title": "16-digit inquiry number that is not a card",
+        "voices": {A: "jf_alpha", C: "jm_kumo"}, "agent": "佐藤", "direction": "inbound",
+        "queue": "support", "customer_number": "0487776655", "purposes": ["quality"],
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事修理センターの佐藤でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、大丈夫です。", tags=["consent_yes"]),
+            u(C, "先週出した掃除機の修理の件でお電話しました。", tags=["request"]),
+            u(A, "かしこまりました。お問い合わせ番号をお願いいたします。"),
+            u(C, "お問い合わせ番号は、2026、1104、5583、0917です。",
+              say="お問い合わせ番号は、ニーゼロニーロク、イチイチゼロヨン、ゴーゴーハチサン、"
+                  "ゼロキューイチナナです。",
+              tags=["order_number"]),
+            u(A, "ありがとうございます。修理は完了しておりまして、明後日に発送いたします。"),
+            u(C, "よかった。修理代はかかりますか。"),
+            u(A, "保証期間内ですので、無料でございます。佐藤が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "18_churn_interrupt", "title": "Churn: customer cuts in on the retention offer",
+        "voices": {A: "jf_tebukuro", C: "jm_kumo"}, "agent": "鈴木", "direction": "inbound",
+        "queue": "support", "customer_number": "0335556677", "purposes": ["quality",
+                                                                         "contract"],
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": True},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の鈴木でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、いいです。", tags=["consent_yes"]),
+            u(C, "あのー、他社に乗り換えるので、解約の手続きをお願いします。",
+              tags=["churn", "competitor", "filler"], fillers={"あのー": 1}),
+            u(A, "さようでございますか。ただいま長くご利用のお客様には、"
+                 "月額料金の割引をご案内しておりまして。"),
+            u(C, "いえ、割引は結構です。もう決めましたので。", tags=["churn"], overlap=1.2),
+            u(A, "承知いたしました。それでは、解約のお手続きを進めさせていただきます。"),
+            u(C, "お願いします。"),
+            u(A, "お電話ありがとうございました。鈴木が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "19_statement_announcement",
+        "title": "Announcement as a statement, no consent question; customer fillers",
+        "voices": {A: "jf_alpha", C: "jm_kumo"}, "agent": "yamamoto", "direction": "inbound",
+        "queue": "support", "customer_number": "0268881122", "purposes": ["quality"],
+        "labels": {"announced": True, "consent": "not_asked", "complaint": False,
+                   "abusive": False, "churn": False},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の山本でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, "この通話は、サービス向上のため録音しております。", tags=["announcement"]),
+            u(A, "本日はどのようなご用件でしょうか。"),
+            u(C, "えー、先月届いたあの案内のことなんですが、"
+                 "えーと、ポイントの期限はいつまでですか。",
+              tags=["request", "filler", "demonstrative_ano"], fillers={"えー": 1, "えーと": 1}),
+            u(A, "ポイントの有効期限は、来年の三月末日まででございます。"),
+            u(C, "あのー、期限を延ばすことはできますか。", tags=["filler"],
+              fillers={"あのー": 1}),
+            u(A, "申し訳ございませんが、延長はできかねます。"),
+            u(C, "そうですか。わかりました。ありがとうございます。"),
+            u(A, "お電話ありがとうございました。山本が承りました。",
               tags=["closing", "own_name"]),
         ],
     },

@@ -1,0 +1,197 @@
+"""Sanity checks of the generated corpus (no TTS needed: numpy + soundfile).
+
+    python scripts/corpus/check.py [--calls tests/data/calls]
+
+For every call: the JSON files parse and have the documented keys; both WAVs are
+8 kHz G.711 mu-law (stereo: 2 channels, mono: 1) and as long as truth's
+duration_s; every utterance has energy in its own channel at its start, middle
+and end, and the other channel is silent there (except inside recorded
+overlaps); outside all utterances both channels are silent; turn gaps are
+0.3-1.0 s unless an overlap or a hold is recorded; labels agree with the
+utterances (announced_at, pii_types, fillers); card numbers pass Luhn.
+Exits 1 and lists the problems if any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+SR = 8000
+FRAME = 0.02  # seconds per energy frame
+SPEECH_DB = -45.0  # frame RMS (dBFS) that counts as sound; mu-law digital silence is far below
+TRUTH_KEYS = {"call_id", "title", "duration_s", "sample_rate", "stereo_channels", "voices",
+              "labels", "utterances"}
+LABEL_KEYS = {"direction", "announced", "announced_at", "consent", "complaint", "abusive",
+              "churn", "pii_types", "fillers", "hold_s", "overlaps"}
+META_KEYS = {"external_id", "agent", "customer_number", "direction", "started_at", "queue",
+             "purposes"}
+CONSENT = {"yes", "no", "refused", "not_asked", "not_answered"}
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for k, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if k % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def frame_db(x: np.ndarray) -> np.ndarray:
+    n = int(FRAME * SR)
+    m = len(x) // n
+    rms = np.sqrt((x[: m * n].reshape(m, n) ** 2).mean(axis=1) + 1e-12)
+    return np.asarray(20 * np.log10(rms))
+
+
+def peak(x: np.ndarray, t0: float, t1: float) -> float:
+    seg = x[max(0, int(round(t0 * SR))): max(0, int(round(t1 * SR)))]
+    return float(np.abs(seg).max()) if len(seg) else 0.0
+
+
+def covered(n: int, spans: list[list[float]], pad: float) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    for s0, s1 in spans:
+        mask[max(0, int((s0 - pad) * SR)): int((s1 + pad) * SR)] = True
+    return mask
+
+
+def check_call(d: Path) -> list[str]:
+    errs: list[str] = []
+    truth: dict[str, Any] = json.loads((d / "truth.json").read_text(encoding="utf-8"))
+    meta: dict[str, Any] = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+    lab = truth["labels"]
+    utts = truth["utterances"]
+    if set(truth) != TRUTH_KEYS:
+        errs.append(f"truth keys {sorted(set(truth) ^ TRUTH_KEYS)}")
+    if set(lab) != LABEL_KEYS:
+        errs.append(f"label keys {sorted(set(lab) ^ LABEL_KEYS)}")
+    if set(meta) != META_KEYS:
+        errs.append(f"meta keys {sorted(set(meta) ^ META_KEYS)}")
+    if truth["call_id"] != d.name or meta["direction"] != lab["direction"]:
+        errs.append("call_id / direction mismatch")
+    if lab["consent"] not in CONSENT:
+        errs.append(f"consent {lab['consent']!r}")
+
+    for name, chans in (("stereo.wav", 2), ("mono.wav", 1)):
+        info = sf.info(str(d / name))
+        if (info.samplerate, info.channels, info.subtype) != (SR, chans, "ULAW"):
+            errs.append(f"{name}: {info.samplerate} Hz, {info.channels} ch, {info.subtype}")
+        if abs(info.duration - truth["duration_s"]) > 0.01:
+            errs.append(f"{name}: {info.duration:.2f} s vs truth {truth['duration_s']}")
+    stereo, _ = sf.read(str(d / "stereo.wav"), dtype="float64", always_2d=True)
+    mono, _ = sf.read(str(d / "mono.wav"), dtype="float64")
+    if np.abs(mono).max() >= 0.99:
+        errs.append("mono.wav clips")
+    x = {"agent": stereo[:, 0], "customer": stereo[:, 1]}
+    other = {"agent": "customer", "customer": "agent"}
+    overlaps = lab["overlaps"]
+    own_spans = {w: [[u["start"], u["end"]] for u in utts if u["speaker"] == w] for w in x}
+
+    for k, u in enumerate(utts):
+        s, e, who = u["start"], u["end"], u["speaker"]
+        y = x[who]
+        tag = f"utt {k} ({who} {s}-{e})"
+        # exact bounds: sound right inside the span, digital silence right outside it
+        # (5 ms tolerance: times are rounded to 10 ms)
+        if peak(y, s, s + 0.03) < 0.003 or peak(y, e - 0.03, e) < 0.003:
+            errs.append(f"{tag}: no sound at the very start or end of the span")
+        prev_own = [q for q in own_spans[who] if q[1] <= s and q != [s, e]]
+        next_own = [q for q in own_spans[who] if q[0] >= e and q != [s, e]]
+        lo = max([s - 0.3] + [q[1] + 0.006 for q in prev_own])
+        hi = min([e + 0.3] + [q[0] - 0.006 for q in next_own])
+        if peak(y, lo, s - 0.006) > 1e-3 or peak(y, e + 0.006, hi) > 1e-3:
+            errs.append(f"{tag}: own channel not silent right outside the span")
+        db = frame_db(y[int(s * SR): int(e * SR)])
+        if (db > SPEECH_DB).mean() < 0.5:
+            errs.append(f"{tag}: less than half of the span is audible")
+        # the other channel is silent during this utterance except in recorded overlaps
+        z = x[other[who]][int(s * SR): int(e * SR)]
+        loud = np.flatnonzero(np.abs(z) > 1e-3)
+        if len(loud):
+            ok = covered(len(x[who]), overlaps, 0.006)[loud + int(s * SR)]
+            if not ok.all():
+                errs.append(f"{tag}: other channel has sound at {s + loud[~ok][0] / SR:.2f}")
+        if k:
+            prev_end = max(q["end"] for q in utts[:k])
+            gap = s - prev_end
+            hold = any(abs(h[0] - utts[k - 1]["end"]) < 0.02 for h in lab["hold_s"])
+            if gap < 0 and not any(abs(o[0] - s) < 0.02 for o in overlaps):
+                errs.append(f"{tag}: overlap {gap:.2f} s not recorded")
+            if gap >= 0 and not hold and not 0.29 <= gap <= 1.01:
+                errs.append(f"{tag}: gap {gap:.2f} s outside 0.3-1.0")
+        for p in u["pii"]:
+            if p["type"] == "card_number" and not luhn_ok(p["value"]):
+                errs.append(f"{tag}: card number fails Luhn")
+            if p["text"] not in u["text"]:
+                errs.append(f"{tag}: pii text {p['text']!r} not in the utterance")
+
+    # digital silence outside every utterance, in both channels
+    spans = [[u["start"], u["end"]] for u in utts]
+    for who, y in x.items():
+        outside = ~covered(len(y), spans, 0.006)
+        loud = np.flatnonzero(outside & (np.abs(y) > 1e-3))
+        if len(loud):
+            errs.append(f"sound in the {who} channel at {loud[0] / SR:.2f} outside every "
+                        "utterance")
+    for h0, h1 in lab["hold_s"]:
+        if not 8 <= h1 - h0 <= 16 or max(peak(y, h0 + 0.01, h1 - 0.01) for y in x.values()) > 0:
+            errs.append(f"hold {h0}-{h1}: not 8-16 s of silence")
+    for o0, o1 in overlaps:
+        if not 0.5 <= o1 - o0 <= 1.5 + 0.011:
+            errs.append(f"overlap {o0}-{o1}: not 0.5-1.5 s")
+
+    ann = [u["start"] for u in utts if "announcement" in u["tags"]]
+    if lab["announced"] != bool(ann) or lab["announced_at"] != (ann[0] if ann else None):
+        errs.append("announced / announced_at disagree with the tags")
+    if lab["pii_types"] != sorted({p["type"] for u in utts for p in u["pii"]}):
+        errs.append("pii_types disagree with the utterances")
+    for who, counts in lab["fillers"].items():
+        said = " ".join(u["text"] for u in utts if u["speaker"] == who)
+        for word, n in counts.items():
+            # えー must not count the えー inside えーと
+            if len(re.findall(re.escape(word) + "(?![ーと])", said)) != n:
+                errs.append(f"filler {word!r} x{n} for {who} disagrees with the texts")
+        tagged = sum(1 for u in utts if u["speaker"] == who and "filler" in u["tags"])
+        if bool(tagged) != bool(counts):
+            errs.append(f"filler tags and counts disagree for {who}")
+    return errs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calls", type=Path, default=ROOT / "tests" / "data" / "calls")
+    args = ap.parse_args()
+    dirs = sorted(p for p in args.calls.iterdir() if (p / "truth.json").exists())
+    bad = 0
+    total = 0.0
+    for d in dirs:
+        errs = check_call(d)
+        truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
+        total += truth["duration_s"]
+        print(f"{'ok  ' if not errs else 'FAIL'} {d.name}: {truth['duration_s']:.2f} s, "
+              f"{len(truth['utterances'])} utterances")
+        for e in errs:
+            print(f"       {e}")
+        bad += bool(errs)
+    ids = [json.loads((d / "meta.json").read_text(encoding="utf-8"))["external_id"]
+           for d in dirs]
+    if len(set(ids)) != len(ids):
+        print("FAIL duplicate external_id in meta.json")
+        bad += 1
+    size = sum(f.stat().st_size for f in args.calls.rglob("*") if f.is_file())
+    print(f"{len(dirs)} calls, {total:.1f} s of audio, {size / 1e6:.1f} MB; {bad} failing")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
