@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     watch_dir: Path | None = None
     timezone: str = "Asia/Tokyo"  # for metadata times without an offset, and display
 
+    # retention (days per purpose of use; the longest applicable one wins)
+    default_retention_days: int = 365
+    retention_days: dict[str, int] = Field(default_factory=lambda: {
+        "quality": 365, "training": 365, "dispute": 5 * 365, "contract": 10 * 365})
+    retention_interval_h: float = 24.0
+
     # pipeline
     workers: int = 1
     job_lease_s: float = 60.0
@@ -153,4 +159,8 @@ default_channels = ["agent", "customer"]  # stereo: left, right
 
 workers = 1
 max_attempts = 3
+
+# retention in days per purpose of use (the longest applicable one wins)
+default_retention_days = 365
+retention_days = { quality = 365, training = 365, dispute = 1825, contract = 3650 }
 """

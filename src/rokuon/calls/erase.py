@@ -54,7 +54,12 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
 
 
 def legal_hold_for(session: Session, call: Call) -> str | None:
-    """The legal-hold check; holds themselves arrive with the compliance work (issue 5).
-    A call whose metadata carries ``legal_hold`` is treated as held meanwhile."""
-    hold = (call.extra_metadata or {}).get("legal_hold")
-    return str(hold) if hold else None
+    """Why the call may not be deleted: an active legal hold (``rokuon hold add``) or a
+    ``legal_hold`` flag in the call's metadata."""
+    from rokuon.compliance.holds import holds_for
+
+    holds = holds_for(session, call)
+    if holds:
+        return f"hold {holds[0].id}: {holds[0].reason}"
+    flag = (call.extra_metadata or {}).get("legal_hold")
+    return str(flag) if flag else None

@@ -21,11 +21,15 @@ user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
+hold_app = typer.Typer(no_args_is_help=True, help="Legal holds (block deletion).")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention policies.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
+app.add_typer(hold_app, name="hold")
+app.add_typer(retention_app, name="retention")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
@@ -486,6 +490,68 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="Token id.")]) -> 
     except TokenError as exc:
         fail(str(exc))
     typer.echo(f"token {token_id} revoked")
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="Why (litigation, complaint, authority…).")],
+    call: Annotated[str | None, typer.Option("--call", help="Hold one call.")] = None,
+    customer_number: Annotated[str | None, typer.Option(
+        help="Hold every call of this customer number.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Put calls under legal hold: retention and erasure skip them."""
+    from rokuon.compliance.holds import HoldError, add_hold
+
+    f = _filter(since, until, None, None, 1)
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            hold = add_hold(s, Principal.cli(), reason=reason, call_id=call,
+                            customer_number=customer_number, date_from=f.since,
+                            date_to=f.until, tz=rt.settings.timezone)
+            hold_id = hold.id
+    except HoldError as exc:
+        fail(str(exc))
+    emit_json({"hold_id": hold_id}) if json_ else typer.echo(f"hold {hold_id} added")
+
+
+@hold_app.command("release")
+def hold_release(hold_id: Annotated[int, typer.Argument(help="The hold id.")],
+                 json_: JsonOpt = False) -> None:
+    """Release a legal hold."""
+    from rokuon.compliance.holds import HoldError, release_hold
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            release_hold(s, Principal.cli(), hold_id)
+    except HoldError as exc:
+        fail(str(exc))
+    emit_json({"hold_id": hold_id, "released": True}) if json_ else \
+        typer.echo(f"hold {hold_id} released")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Erase calls whose retention period ended (held calls are kept and listed)."""
+    from rokuon.compliance.retention import run_retention
+
+    rt = _runtime()
+    rep = run_retention(rt, Principal.cli(), dry_run=dry_run)
+    if json_:
+        emit_json(rep.as_dict())
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(f"{verb} {len(rep.deleted)} call(s); {len(rep.held)} held")
+    if rep.failed:
+        fail(f"{len(rep.failed)} call(s) could not be erased: "
+             + "; ".join(f"{k}: {v}" for k, v in rep.failed.items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

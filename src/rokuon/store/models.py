@@ -310,3 +310,21 @@ class AuditCheckpoint(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     signature: Mapped[str] = mapped_column(Text)  # base64
     key_id: Mapped[str] = mapped_column(String(64))
+
+
+class LegalHold(Base):
+    """Blocks deletion of the calls it covers: one call, every call of a customer
+    number, and/or calls started in a date range."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    customer_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    date_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    date_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(320))

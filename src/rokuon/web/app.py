@@ -87,8 +87,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
                             len(removed))
         except Exception:  # noqa: BLE001 - never block start-up on housekeeping
             log.exception("orphan sweep failed")
+        retention = None
         if start_workers:
             executor.start()
+            from rokuon.compliance.retention import RetentionScheduler
+
+            retention = RetentionScheduler(rt).start()
         if rt.settings.watch_dir:
             try:
                 from rokuon.calls.watch import WatchFolder
@@ -99,6 +103,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
         yield
         if watcher:
             watcher.stop()
+        if retention:
+            retention.stop()
         executor.stop(timeout=5)
 
     app = FastAPI(title="rokuon", lifespan=lifespan, docs_url="/api/docs",
