@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from rokuon.access import audit
 from rokuon.access.principal import Principal
+from rokuon.compliance import shred_list
 from rokuon.runtime import Runtime
 from rokuon.store.models import Call, DeletionRecord
 
@@ -39,6 +40,8 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
             s.commit()
             raise EraseRefused(f"call {call_id} is under legal hold ({blocker}); not erased")
         blob_key = call.blob_key
+        # recorded with the keys first: a restored old backup will erase it again
+        shred_list.append(rt.settings.key_file.parent, call_id)
         if s.get_bind().dialect.name == "sqlite":
             s.execute(text("DELETE FROM segments_fts WHERE call_id = :c"), {"c": call_id})
         call.wrapped_key = None  # the shred: explicit even though the row goes too

@@ -23,6 +23,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds (block deletion).")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policies.")
+backup_app = typer.Typer(no_args_is_help=True, help="Backups of database + encrypted blobs.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
@@ -30,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.add_typer(hold_app, name="hold")
 app.add_typer(retention_app, name="retention")
+app.add_typer(backup_app, name="backup")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
@@ -552,6 +554,66 @@ def retention_run(
     if rep.failed:
         fail(f"{len(rep.failed)} call(s) could not be erased: "
              + "; ".join(f"{k}: {v}" for k, v in rep.failed.items()))
+
+
+@backup_app.command("create")
+def backup_create(file: Annotated[Path, typer.Argument(help="The backup file to write.")],
+                  json_: JsonOpt = False) -> None:
+    """Consistent snapshot of the database and the encrypted recordings (no keys)."""
+    from rokuon.compliance.backup import BackupError, create_backup
+
+    rt = _runtime()
+    try:
+        m = create_backup(rt, file, Principal.cli())
+    except (BackupError, OSError) as exc:
+        fail(str(exc))
+    doc = {"file": str(file), "calls": m["tables"].get("calls", 0), "files": len(m["files"])}
+    emit_json(doc) if json_ else typer.echo(
+        f"backup {file}: {doc['calls']} call(s), {doc['files']} file(s); back up "
+        f"{rt.settings.key_file.parent} separately")
+
+
+@backup_app.command("verify")
+def backup_verify(file: Annotated[Path, typer.Argument(help="The backup file.")],
+                  json_: JsonOpt = False) -> None:
+    """Check a backup against its manifest; exit 0 only when complete and intact."""
+    from rokuon.compliance.backup import verify_backup
+
+    rep = verify_backup(file)
+    if json_:
+        emit_json(vars(rep))
+    elif rep.ok:
+        typer.echo(f"backup {file} is intact: {rep.calls} call(s), {rep.blobs} recording(s)")
+    if not rep.ok:
+        fail(f"backup {file} is damaged: {'; '.join(rep.problems[:5])}")
+
+
+@backup_app.command("restore")
+def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")],
+                   json_: JsonOpt = False) -> None:
+    """Restore into an empty ROKUON_HOME whose keys/ folder holds the original keys.
+    Calls erased since the backup was made are erased again."""
+    import os
+
+    from rokuon.compliance.backup import BackupError, restore_backup
+    from rokuon.config import default_config_toml
+    from rokuon.runtime import Runtime
+
+    settings = _settings()
+    if not settings.key_file.exists():
+        fail(f"copy the original key folder to {settings.key_file.parent} first (the "
+             "backup holds no keys)")
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    rt = Runtime(settings, require_init=False)
+    try:
+        res = restore_backup(rt, file, Principal.cli())
+    except BackupError as exc:
+        fail(str(exc))
+    if not settings.config_file.exists():
+        settings.config_file.write_text(default_config_toml(), encoding="utf-8")
+        os.chmod(settings.config_file, 0o600)
+    emit_json(res) if json_ else typer.echo(
+        f"restored {res['calls']} call(s); {len(res['reshredded'])} erased again")
 
 
 if __name__ == "__main__":  # pragma: no cover
