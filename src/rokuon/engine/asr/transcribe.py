@@ -1,4 +1,12 @@
-"""faster-whisper transcription: per channel for stereo, diarized for mono."""
+"""faster-whisper transcription: per channel for stereo, diarized for mono.
+
+The channel's voice activity (Silero VAD, as faster-whisper's ``vad_filter`` computes
+it) is computed once here and reused three times: Whisper transcribes only the voiced
+audio (exactly what ``vad_filter=True`` does inside faster-whisper), the hallucination
+guard checks every segment against it, and the diarizer embeds only voiced windows.
+So the pipeline runs the model once and the VAD once per channel, like bare
+faster-whisper.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from rokuon.engine.asr.hallucination import RawSegment, RawWord, guard
+from rokuon.engine.asr.hallucination import RawSegment, RawWord, Speech, guard
 from rokuon.engine.asr.model import load_model
-from rokuon.engine.asr.words import join_words
+from rokuon.engine.asr.words import segment_of, split_on_pauses
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, DecodedAudio, Segment, Transcript, Word
+
+SPLIT_GAP_S = 0.8  # a pause this long inside a Whisper segment starts a new segment
+MONO_ROLES = ["agent", "customer"]  # mono: roles in order of first appearance
 
 
 @dataclass
@@ -26,59 +37,46 @@ class AsrOptions:
     compute_type: str = "int8"
     cpu_threads: int = 0
     initial_prompt: str | None = None
+    num_speakers: int | None = 2  # mono diarization; None: estimate (1–4)
 
 
-def voiced_fraction_fn(samples: np.ndarray):  # type: ignore[no-untyped-def]
-    """(start, end) -> share of the span that Silero VAD finds voiced, computed on
-    demand on that span only (with a little context)."""
-    from rokuon.engine.asr.hallucination import voiced_fraction
-
-    def fn(start: float, end: float) -> float:
-        pad = 0.5
-        a = max(0.0, start - pad)
-        lo, hi = int(a * ENGINE_SAMPLE_RATE), int((end + pad) * ENGINE_SAMPLE_RATE)
-        spans = [(s + a, e + a) for s, e in speech_timestamps(samples[lo:hi])]
-        return voiced_fraction(start, end, spans)
-
-    return fn
+@dataclass
+class ChannelResult:
+    segments: list[RawSegment]
+    language: str | None  # None when nothing was transcribed
+    speech: Speech  # voice activity in seconds
 
 
-def speech_timestamps(samples: np.ndarray) -> list[tuple[float, float]]:
-    """Voice activity (Silero VAD, shipped with faster-whisper) in seconds."""
+def speech_chunks(samples: np.ndarray) -> list[dict[str, int]]:
+    """Voice activity (Silero VAD shipped with faster-whisper, its default options, as
+    ``vad_filter=True`` uses them) as {"start", "end"} sample indices."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    spans = get_speech_timestamps(samples, VadOptions(), sampling_rate=ENGINE_SAMPLE_RATE)
-    return [(s["start"] / ENGINE_SAMPLE_RATE, s["end"] / ENGINE_SAMPLE_RATE) for s in spans]
+    return get_speech_timestamps(samples, VadOptions(), sampling_rate=ENGINE_SAMPLE_RATE)
 
 
-SPLIT_GAP_S = 0.8  # a pause this long inside a Whisper segment starts a new segment
+def in_seconds(chunks: list[dict[str, int]]) -> Speech:
+    return [(c["start"] / ENGINE_SAMPLE_RATE, c["end"] / ENGINE_SAMPLE_RATE) for c in chunks]
 
 
-def _to_engine(seg: RawSegment, speaker: str, channel: int | None) -> list[Segment]:
-    """Engine segments from one Whisper segment, split where the speaker paused (Whisper
+def to_engine(segments: list[RawSegment], speaker: str, channel: int | None) -> list[Segment]:
+    """Engine segments from Whisper segments, each split where the speaker paused (Whisper
     often glues a party's turns together across the other party's turn)."""
-    words = [Word(w.text.strip(), w.start, w.end, w.probability) for w in seg.words
-             if w.text.strip()]
-    if not words:
-        return [Segment(speaker=speaker, start=seg.start, end=seg.end, text=seg.text.strip(),
-                        confidence=float(np.exp(seg.avg_logprob)), channel=channel)]
-    groups: list[list[Word]] = [[words[0]]]
-    for w in words[1:]:
-        if w.start - groups[-1][-1].end > SPLIT_GAP_S:
-            groups.append([w])
-        else:
-            groups[-1].append(w)
-    if len(groups) == 1:
-        return [Segment(speaker=speaker, start=seg.start, end=seg.end, text=seg.text.strip(),
-                        words=words, confidence=float(np.mean([w.probability for w in words])),
-                        channel=channel)]
-    return [Segment(speaker=speaker, start=g[0].start, end=g[-1].end, text=join_words(g),
-                    words=g, confidence=float(np.mean([w.probability for w in g])),
-                    channel=channel) for g in groups]
+    out: list[Segment] = []
+    for seg in segments:
+        words = [Word(w.text.strip(), w.start, w.end, w.probability) for w in seg.words
+                 if w.text.strip()]
+        if not words:
+            out.append(Segment(speaker=speaker, start=seg.start, end=seg.end,
+                               text=seg.text.strip(), confidence=seg.confidence,
+                               channel=channel))
+            continue
+        out += [segment_of(g, speaker, channel) for g in split_on_pauses(words, SPLIT_GAP_S)]
+    return out
 
 
 class WhisperEngine:
-    """Loads the model once (lazily) and transcribes calls."""
+    """Loads the model once (lazily, thread-safe) and transcribes calls."""
 
     name = "faster-whisper"
 
@@ -86,8 +84,8 @@ class WhisperEngine:
         self.options = options
         self.models_dir = Path(models_dir)
         self._model: Any = None
-        self._lock = threading.Lock()
         self._diarizer: Any = None
+        self._lock = threading.Lock()
 
     def model(self) -> Any:
         with self._lock:
@@ -97,25 +95,47 @@ class WhisperEngine:
                                          compute_type=o.compute_type, cpu_threads=o.cpu_threads)
             return self._model
 
+    def diarizer(self) -> Any:
+        with self._lock:
+            if self._diarizer is None:
+                from rokuon.engine.asr.diarize import Diarizer
+
+                self._diarizer = Diarizer(num_speakers=self.options.num_speakers)
+            return self._diarizer
+
     def _language(self) -> str | None:
         lang = self.options.language
         return None if lang in (None, "", "auto") else lang
 
-    def transcribe_channel(self, samples: np.ndarray) -> tuple[list[RawSegment], str]:
+    def transcribe_channel(self, samples: np.ndarray) -> ChannelResult:
+        """Whisper on one channel: VAD, then the model on the voiced audio only (with
+        ``vad`` off, on all of it; the VAD still feeds the guard and the diarizer)."""
+        from faster_whisper.transcribe import restore_speech_timestamps
+
         o = self.options
+        chunks = speech_chunks(samples)
+        if not chunks and o.vad:
+            return ChannelResult([], None, [])
+        voiced = np.concatenate([samples[c["start"]:c["end"]] for c in chunks]) \
+            if o.vad else samples
         segments, info = self.model().transcribe(
-            samples, language=self._language(), beam_size=o.beam_size, vad_filter=o.vad,
+            voiced, language=self._language(), beam_size=o.beam_size, vad_filter=False,
             word_timestamps=o.word_timestamps, initial_prompt=o.initial_prompt,
             condition_on_previous_text=True)
+        if o.vad:
+            segments = restore_speech_timestamps(segments, chunks, ENGINE_SAMPLE_RATE)
         raw = [RawSegment(start=s.start, end=s.end, text=s.text, avg_logprob=s.avg_logprob,
                           no_speech_prob=s.no_speech_prob,
                           compression_ratio=s.compression_ratio,
                           words=[RawWord(w.word, w.start, w.end, w.probability)
                                  for w in (s.words or [])])
                for s in segments]
-        return raw, info.language
+        return ChannelResult(raw, info.language, in_seconds(chunks))
 
     def transcribe(self, audio: DecodedAudio, roles: list[str]) -> Transcript:
+        """Stereo: each channel separately, channel i spoken by ``roles[i]``. Mono:
+        transcribed, then diarized; ``roles`` (default agent, customer) are given to the
+        speakers in order of first appearance (the agent opens an inbound call)."""
         segments: list[Segment] = []
         dropped: list[dict] = []
         languages: list[str] = []
@@ -123,24 +143,20 @@ class WhisperEngine:
         if len(audio.channels) > 1:
             for ch, samples in enumerate(audio.channels):
                 role = roles[ch] if ch < len(roles) else f"speaker_{ch}"
-                raw, lang = self.transcribe_channel(samples)
-                kept, why = guard(raw, voiced_fraction_fn(samples) if self.options.vad else None)
-                languages.append(lang)
-                segments += [x for s in kept for x in _to_engine(s, role, ch)]
+                res = self.transcribe_channel(samples)
+                kept, why = guard(res.segments, res.speech)
+                segments += to_engine(kept, role, ch)
                 dropped += [{**d, "speaker": role} for d in why]
-        else:
+                languages += [res.language] if res.language and kept else []
+        elif audio.channels:
             samples = audio.channels[0]
-            raw, lang = self.transcribe_channel(samples)
-            speech = speech_timestamps(samples)
-            kept, dropped = guard(raw, speech if self.options.vad else None)
-            languages.append(lang)
-            from rokuon.engine.asr.diarize import Diarizer
-
-            if self._diarizer is None:
-                self._diarizer = Diarizer()
-            segments, diarization = self._diarizer.assign(
-                samples, [x for s in kept for x in _to_engine(s, "speaker_0", None)], speech)
+            res = self.transcribe_channel(samples)
+            kept, dropped = guard(res.segments, res.speech)
+            languages += [res.language] if res.language and kept else []
+            segments, diarization = self.diarizer().assign(
+                samples, to_engine(kept, "speaker_0", None), res.speech, roles or MONO_ROLES)
         segments.sort(key=lambda s: (s.start, s.end))
-        return Transcript(segments=segments, language=languages[0] if languages else "",
+        return Transcript(segments=segments,
+                          language=languages[0] if languages else (self._language() or ""),
                           duration_s=audio.duration_s, engine=self.name,
                           model=self.options.model, diarization=diarization, dropped=dropped)

@@ -1,11 +1,13 @@
 """Decode recordings with PyAV into per-channel 16 kHz float32 arrays.
 
 Sources are seekable binary file objects (our decrypting blob reader, BytesIO,
-an open file): plaintext audio is never written to disk.
+an open file): plaintext audio is never written to disk. Every problem raises
+``AudioError`` with a one-line message without the file name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import av
@@ -14,7 +16,9 @@ import numpy as np
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, AudioError, AudioInfo, DecodedAudio
 
 MIN_RATE, MAX_RATE = 4000, 192_000
-TRUNCATION_TOLERANCE = 0.9  # decoded/declared below this → truncated
+# decoded/declared below this ratio (and more than TRUNCATION_MIN_GAP_S short) → truncated
+TRUNCATION_TOLERANCE = 0.9
+TRUNCATION_MIN_GAP_S = 0.5
 
 
 def fmt_duration(seconds: float) -> str:
@@ -22,7 +26,12 @@ def fmt_duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
 
 
-def _open(src: BinaryIO) -> av.container.InputContainer:
+def layout_name(channels: int) -> str:
+    """Channel layout for output frames (sources often say '2 channels' without order)."""
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def open_container(src: BinaryIO) -> av.container.InputContainer:
     src.seek(0, 2)
     if src.tell() == 0:
         raise AudioError("empty file (0 bytes)")
@@ -31,30 +40,35 @@ def _open(src: BinaryIO) -> av.container.InputContainer:
         return av.open(src, mode="r")
     except av.error.InvalidDataError as exc:
         raise AudioError("not a recognised audio file (unknown or corrupt container)") from exc
+    except av.error.EOFError as exc:
+        raise AudioError("truncated: the file ends inside its header") from exc
     except av.error.FFmpegError as exc:
         raise AudioError(f"cannot read the container: {exc}") from exc
 
 
-def _info(container: av.container.InputContainer) -> tuple[AudioInfo, av.audio.AudioStream]:
+def audio_stream(container: av.container.InputContainer
+                 ) -> tuple[AudioInfo, av.audio.AudioStream]:
+    """The first audio stream and what its header declares."""
     streams = [s for s in container.streams if s.type == "audio"]
     if not streams:
         raise AudioError("no audio stream in the file")
     stream = streams[0]
     ctx = stream.codec_context
     channels = ctx.channels or (ctx.layout.nb_channels if ctx.layout else 0)
-    rate = ctx.sample_rate or 0
     if container.duration is not None:
         duration = container.duration / av.time_base
     elif stream.duration is not None and stream.time_base is not None:
         duration = float(stream.duration * stream.time_base)
     else:
         duration = 0.0
-    info = AudioInfo(container=container.format.name, codec=ctx.name, sample_rate=rate,
-                     channels=channels, duration_s=max(duration, 0.0))
+    info = AudioInfo(container=container.format.name, codec=ctx.name,
+                     sample_rate=ctx.sample_rate or 0, channels=channels,
+                     duration_s=max(duration, 0.0))
     return info, stream
 
 
-def _check(info: AudioInfo, max_duration_s: float | None, max_channels: int) -> None:
+def check_header(info: AudioInfo, max_duration_s: float | None, max_channels: int) -> None:
+    """Refuse from the header alone, before decoding anything."""
     if info.channels < 1:
         raise AudioError("the audio stream has no channels")
     if info.channels > max_channels:
@@ -63,15 +77,95 @@ def _check(info: AudioInfo, max_duration_s: float | None, max_channels: int) -> 
     if not MIN_RATE <= info.sample_rate <= MAX_RATE:
         raise AudioError(f"unsupported sample rate {info.sample_rate} Hz "
                          f"(expected {MIN_RATE}–{MAX_RATE} Hz)")
-    if max_duration_s is not None and info.duration_s > max_duration_s:
-        raise AudioError(f"duration {fmt_duration(info.duration_s)} exceeds the limit of "
+    check_duration(info.duration_s, max_duration_s)
+
+
+def check_duration(seconds: float, max_duration_s: float | None) -> None:
+    if max_duration_s is not None and seconds > max_duration_s:
+        raise AudioError(f"duration {fmt_duration(seconds)} exceeds the limit of "
                          f"{fmt_duration(max_duration_s)}")
 
 
+def check_decoded_duration(seconds: float, max_duration_s: float | None) -> None:
+    """While decoding a file whose header understated (or did not state) its length;
+    one second of slack for rounding in headers and frame sizes."""
+    if max_duration_s is not None and seconds > max_duration_s + 1.0:
+        raise AudioError(f"duration exceeds the limit of {fmt_duration(max_duration_s)} "
+                         "(found while decoding; the header declared less)")
+
+
+def check_complete(declared_s: float, decoded_s: float) -> None:
+    if decoded_s <= 0:
+        raise AudioError("no decodable audio (truncated or corrupt)")
+    if declared_s > 1.0 and decoded_s < declared_s * TRUNCATION_TOLERANCE \
+            and declared_s - decoded_s > TRUNCATION_MIN_GAP_S:
+        raise AudioError(f"truncated: header declares {declared_s:.1f} s, only "
+                         f"{decoded_s:.1f} s decodable")
+
+
+class Frames:
+    """Decoded (and optionally resampled, flushed at the end) frames of one stream.
+
+    A decoder error stops the iteration and is remembered; ``finish`` then says
+    whether the file is usable: a damaged last second (a recorder cut off mid-frame)
+    is tolerated, anything else is truncated or corrupt."""
+
+    def __init__(self, container: av.container.InputContainer, stream: av.audio.AudioStream,
+                 resampler: av.AudioResampler | None = None) -> None:
+        self.container, self.stream, self.resampler = container, stream, resampler
+        self.seconds = 0.0  # decoded source audio
+        self.error: str | None = None
+
+    def __iter__(self) -> Iterator[av.AudioFrame]:
+        try:
+            for packet in self.container.demux(self.stream):
+                for frame in packet.decode():
+                    self.seconds += frame.samples / (frame.sample_rate or 1)
+                    if self.resampler is None:
+                        yield frame
+                    else:
+                        yield from self.resampler.resample(frame)
+        except av.error.FFmpegError as exc:
+            self.error = exc.strerror or str(exc)
+        if self.resampler is not None:
+            yield from self.resampler.resample(None)
+
+    def finish(self, declared_s: float) -> None:
+        check_complete(declared_s, self.seconds)
+        if self.error and not (declared_s > 0 and self.seconds >= declared_s - 1.0):
+            raise AudioError(f"corrupt audio data after {self.seconds:.1f} s: {self.error}")
+
+
+class _Buffer:
+    """Per-channel float32 samples, preallocated from the declared duration so that a
+    long call is not held twice (list of parts + concatenation)."""
+
+    def __init__(self, channels: int, expected: int) -> None:
+        self.data = np.empty((channels, max(expected, ENGINE_SAMPLE_RATE)), np.float32)
+        self.n = 0
+
+    def add(self, block: np.ndarray) -> None:
+        end = self.n + block.shape[1]
+        if end > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(end, self.data.shape[1] * 3 // 2)),
+                             np.float32)
+            grown[:, :self.n] = self.data[:, :self.n]
+            self.data = grown
+        self.data[:, self.n:end] = block
+        self.n = end
+
+    def channels(self) -> list[np.ndarray]:
+        data = self.data[:, :self.n]
+        if self.n < self.data.shape[1] * 0.9:  # do not keep a large unused tail alive
+            data = data.copy()
+        return list(data)
+
+
 def probe(src: BinaryIO) -> AudioInfo:
-    container = _open(src)
+    """What the header declares (nothing is decoded)."""
+    container = open_container(src)
     try:
-        return _info(container)[0]
+        return audio_stream(container)[0]
     finally:
         container.close()
 
@@ -80,69 +174,41 @@ def validate(src: BinaryIO, *, max_duration_s: float | None = None,
              max_channels: int = 2) -> AudioInfo:
     """Decode the whole stream without keeping it (constant memory): proves the file is
     usable audio and not truncated. Returns the header info with the real duration."""
-    container = _open(src)
+    container = open_container(src)
     try:
-        info, stream = _info(container)
-        _check(info, max_duration_s, max_channels)
-        samples = 0
-        rate = info.sample_rate
-        try:
-            for packet in container.demux(stream):
-                for frame in packet.decode():
-                    samples += frame.samples
-                    rate = frame.sample_rate or rate
-        except av.error.FFmpegError as exc:
-            raise AudioError(f"corrupt audio data: {exc}") from exc
+        info, stream = audio_stream(container)
+        check_header(info, max_duration_s, max_channels)
+        frames = Frames(container, stream)
+        for _ in frames:
+            check_decoded_duration(frames.seconds, max_duration_s)
     finally:
         container.close()
-    decoded_s = samples / rate if rate else 0.0
-    if samples == 0:
-        raise AudioError("no decodable audio (truncated or corrupt)")
-    if max_duration_s is not None and decoded_s > max_duration_s:
-        raise AudioError(f"duration {fmt_duration(decoded_s)} exceeds the limit of "
-                         f"{fmt_duration(max_duration_s)}")
-    if info.duration_s > 1.0 and decoded_s < info.duration_s * TRUNCATION_TOLERANCE:
-        raise AudioError(f"truncated: header declares {info.duration_s:.1f} s, only "
-                         f"{decoded_s:.1f} s decodable")
-    info.duration_s = decoded_s
+    frames.finish(info.duration_s)
+    info.duration_s = frames.seconds
     return info
 
 
 def decode(src: BinaryIO, *, max_duration_s: float | None = None,
            max_channels: int = 2) -> DecodedAudio:
-    """Decode every channel separately, resampled to 16 kHz float32 in [-1, 1]."""
-    container = _open(src)
+    """Decode every channel separately, resampled to 16 kHz float32 in [-1, 1].
+
+    The header is checked first (channels, sample rate, declared duration), so an
+    over-long file is refused without decoding it."""
+    container = open_container(src)
     try:
-        info, stream = _info(container)
-        _check(info, max_duration_s, max_channels)
-        layout = "stereo" if info.channels == 2 else "mono"
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=ENGINE_SAMPLE_RATE)
-        parts: list[np.ndarray] = []
-        limit = (max_duration_s or float("inf")) * ENGINE_SAMPLE_RATE
-        total = 0
-        try:
-            for packet in container.demux(stream):
-                for frame in packet.decode():
-                    for out in resampler.resample(frame):
-                        arr = out.to_ndarray()
-                        parts.append(arr)
-                        total += arr.shape[1]
-                if total > limit:
-                    raise AudioError(f"duration exceeds the limit of "
-                                     f"{fmt_duration(max_duration_s or 0)}")
-            for out in resampler.resample(None):
-                parts.append(out.to_ndarray())
-        except av.error.FFmpegError as exc:
-            raise AudioError(f"corrupt audio data: {exc}") from exc
+        info, stream = audio_stream(container)
+        check_header(info, max_duration_s, max_channels)
+        resampler = av.AudioResampler(format="fltp", layout=layout_name(info.channels),
+                                      rate=ENGINE_SAMPLE_RATE)
+        buf = _Buffer(info.channels, int(info.duration_s * 1.01 * ENGINE_SAMPLE_RATE))
+        frames = Frames(container, stream, resampler)
+        for frame in frames:
+            buf.add(frame.to_ndarray())
+            check_decoded_duration(frames.seconds, max_duration_s)
     finally:
         container.close()
-    if not parts:
-        raise AudioError("no decodable audio (truncated or corrupt)")
-    data = np.concatenate(parts, axis=1).astype(np.float32, copy=False)
-    decoded_s = data.shape[1] / ENGINE_SAMPLE_RATE
-    if info.duration_s > 1.0 and decoded_s < info.duration_s * TRUNCATION_TOLERANCE:
-        raise AudioError(f"truncated: header declares {info.duration_s:.1f} s, only "
-                         f"{decoded_s:.1f} s decodable")
+    frames.finish(info.duration_s)
+    decoded_s = buf.n / ENGINE_SAMPLE_RATE
     if info.duration_s <= 0:
         info.duration_s = decoded_s
-    return DecodedAudio(info=info, channels=[np.ascontiguousarray(c) for c in data])
+    return DecodedAudio(info=info, channels=buf.channels())
