@@ -8,13 +8,13 @@ a deletion record without personal data is kept.
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rokuon.access import audit
 from rokuon.access.principal import Principal
 from rokuon.compliance import shred_list
 from rokuon.runtime import Runtime
+from rokuon.store import search_index
 from rokuon.store.models import Call, DeletionRecord
 
 
@@ -42,8 +42,7 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
         blob_key = call.blob_key
         # recorded with the keys first: a restored old backup will erase it again
         shred_list.append(rt.settings.key_file.parent, call_id)
-        if s.get_bind().dialect.name == "sqlite":
-            s.execute(text("DELETE FROM segments_fts WHERE call_id = :c"), {"c": call_id})
+        search_index.drop_call(s, call_id)
         call.wrapped_key = None  # the shred: explicit even though the row goes too
         s.flush()
         s.delete(call)  # cascades: parties, transcripts, segments, analysis, jobs, events

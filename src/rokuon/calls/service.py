@@ -8,12 +8,13 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, column, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rokuon.access import door
 from rokuon.access.principal import Principal
 from rokuon.calls.document import call_document, call_summary
+from rokuon.store import search_index
 from rokuon.store.models import Call, Segment, Transcript
 from rokuon.text.normalize import normalize
 
@@ -81,16 +82,7 @@ def search(session: Session, principal: Principal, query: str, f: CallFilter, tz
     q = (select(Segment, Call)
          .join(Call, Call.id == Segment.call_id)
          .join(Transcript, (Transcript.id == Segment.transcript_id) & Transcript.is_current))
-    dialect = session.get_bind().dialect.name
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if dialect == "sqlite" and len(needle) >= 3:
-        phrase = '"' + needle.replace('"', '""') + '"'
-        ids = (text("SELECT segment_id FROM segments_fts WHERE segments_fts MATCH :m")
-               .bindparams(m=phrase).columns(column("segment_id", Integer)))
-        q = q.where(Segment.id.in_(ids))
-    else:
-        # PostgreSQL: LIKE uses the pg_trgm GIN index for 3+ characters.
-        q = q.where(Segment.norm_text.like(f"%{escaped}%", escape="\\"))
+    q = q.where(search_index.matching(session, needle))
     q = door.scope_filter(principal, _apply(q, f, tz))
     q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
     q = q.limit(f.limit).offset(f.offset)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from rokuon.engine import analysis
@@ -16,6 +16,7 @@ from rokuon.engine.types import AudioError, Word
 from rokuon.engine.types import Segment as EngineSegment
 from rokuon.pipeline import jobs
 from rokuon.runtime import Runtime
+from rokuon.store import search_index
 from rokuon.store.models import AnalysisResult, Call, Party, PipelineJob, Segment, Transcript
 from rokuon.text.normalize import normalize
 
@@ -137,14 +138,7 @@ def index(rt: Runtime, job: PipelineJob, worker: str) -> None:
         if not jobs.still_owned(s, job, worker):
             raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
         tr = current_transcript(s, job.call_id)
-        if s.get_bind().dialect.name == "sqlite":
-            s.execute(text("DELETE FROM segments_fts WHERE call_id = :c"), {"c": job.call_id})
-            if tr is not None:
-                s.execute(text(
-                    "INSERT INTO segments_fts (norm_text, segment_id, call_id) "
-                    "SELECT norm_text, id, call_id FROM segments WHERE transcript_id = :t"
-                ), {"t": tr.id})
-        # PostgreSQL: the pg_trgm GIN index on segments.norm_text is maintained by the DB.
+        search_index.index_transcript(s, job.call_id, tr.id if tr else None)
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 
