@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from luhn import luhn_ok  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 SR = 8000
 FRAME = 0.02  # seconds per energy frame
@@ -35,14 +38,6 @@ LABEL_KEYS = {"direction", "announced", "announced_at", "consent", "complaint", 
 META_KEYS = {"external_id", "agent", "customer_number", "direction", "started_at", "queue",
              "purposes"}
 CONSENT = {"yes", "no", "refused", "not_asked", "not_answered"}
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for k, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if k % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def frame_db(x: np.ndarray) -> np.ndarray:

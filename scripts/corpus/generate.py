@@ -27,6 +27,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from luhn import luhn_ok  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 SR = 8000
@@ -52,14 +53,6 @@ def trim(y: np.ndarray, rel: float = 0.02) -> np.ndarray:
     idx = np.flatnonzero(env > thresh)
     y = y[idx[0]: idx[-1] + 1]
     return y * (PEAK / np.abs(y).max())
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for k, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if k % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def validate(sc: dict[str, Any]) -> None:
