@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     asr_device: str = "cpu"
     asr_compute_type: str = "int8"
     asr_cpu_threads: int = 0
+    # Whisper leaves fillers (えーと, あのー) out unless its prompt shows them; "" = no prompt
+    asr_initial_prompt: str = ""
     models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
 
     # ingest
@@ -53,6 +55,13 @@ class Settings(BaseSettings):
     retention_days: dict[str, int] = Field(default_factory=lambda: {
         "quality": 365, "training": 365, "dispute": 5 * 365, "contract": 10 * 365})
     retention_interval_h: float = 24.0
+
+    # analysis
+    analysis_config: list[Path] = Field(default_factory=list)  # extra YAML files or folders
+    analysis_audio: bool = True  # decode the audio for voice agitation and VAD talk times
+    # PCI mode: card numbers and security codes are masked in transcript, index and analysis
+    # and bleeped in the stored audio before the transcript is stored
+    pci_mode: bool = True
 
     # pipeline
     workers: int = 1
@@ -149,6 +158,9 @@ def default_config_toml() -> str:
 asr_model = "packaged"
 asr_language = "ja"          # "auto" = detect per call
 asr_beam_size = 5
+
+# analysis_config = ["/etc/rokuon/analysis"]  # your word lists and scorecards (YAML)
+# pci_mode = true   # mask card numbers / security codes, bleep them in the audio
 
 max_upload_bytes = 524288000  # 500 MiB
 max_duration_s = 7200         # 2 hours; longer recordings are refused

@@ -79,9 +79,18 @@ class Runtime:
                     device=s.asr_device,
                     compute_type=s.asr_compute_type,
                     cpu_threads=s.asr_cpu_threads,
+                    initial_prompt=s.asr_initial_prompt or None,
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
             return self.__dict__["_asr"]
+
+    @property
+    def analysis_config(self) -> dict:
+        """Word lists, patterns and scorecards: defaults + the installation's YAML files
+        (cached per list of paths)."""
+        from rokuon.engine.analysis.config import load_config
+
+        return load_config(tuple(str(p) for p in self.settings.analysis_config))
 
     def close(self) -> None:
         if "db" in self.__dict__:

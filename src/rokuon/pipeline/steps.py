@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from rokuon.engine import analysis
 from rokuon.engine.types import AudioError, Word
 from rokuon.engine.types import Segment as EngineSegment
-from rokuon.pipeline import jobs
+from rokuon.engine.types import Transcript as EngineTranscript
+from rokuon.pipeline import analysis_input, jobs, pci
 from rokuon.runtime import Runtime
 from rokuon.store import search_index
 from rokuon.store.models import AnalysisResult, Call, Party, PipelineJob, Segment, Transcript
@@ -64,7 +65,8 @@ def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
         call = _load_call(s, job.call_id)
         roles = [p.role for p in sorted(call.parties, key=lambda p: p.channel or 0)
                  if p.channel is not None]
-        blob_key, wrapped, sha = call.blob_key, call.wrapped_key, call.content_sha256
+        blob_key, wrapped = call.blob_key, call.wrapped_key
+        sha = call.blob_sha256 or call.content_sha256
     from rokuon.store.keys import WrappedKey
 
     data = rt.blobs.read_all(blob_key, WrappedKey.from_json(wrapped), expected_sha256=sha)
@@ -72,9 +74,27 @@ def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
         audio = decode(io.BytesIO(data), max_duration_s=rt.settings.max_duration_s)
     except AudioError as exc:
         raise PermanentStepError(f"stored audio cannot be decoded: {exc}") from exc
-    del data
     result = rt.asr.transcribe(audio, roles if len(audio.channels) > 1 else [])
+    del audio
+    redaction = None
+    if rt.settings.pci_mode:
+        redaction = pci.redact(rt, job.call_id, blob_key, result.segments, data)
+    del data
+    if redaction is not None:
+        result.segments = redaction.segments
 
+    try:
+        _store_transcript(rt, job, worker, result, redaction)
+    except BaseException:
+        if redaction is not None and redaction.blob is not None:
+            rt.blobs.delete(redaction.blob.key)  # the new blob never became the call's
+        raise
+    if redaction is not None and redaction.blob is not None:
+        rt.blobs.delete(redaction.old_blob_key)  # its data key left with the old row values
+
+
+def _store_transcript(rt: Runtime, job: PipelineJob, worker: str, result: EngineTranscript,
+                      redaction: pci.Redaction | None) -> None:
     with rt.db.session() as s:
         if not jobs.still_owned(s, job, worker):
             raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
@@ -86,6 +106,7 @@ def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
             call_id=job.call_id, version=version, is_current=True, engine=result.engine,
             model=result.model, language=result.language, diarization=result.diarization,
             dropped=result.dropped, job_id=job.id,
+            redactions=redaction.findings if redaction is not None else None,
         )
         s.add(tr)
         s.flush()
@@ -97,8 +118,10 @@ def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
                 words=[[w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 3)]
                        for w in seg.words],
             ))
-        if result.diarization and len(audio.channels) == 1:
+        if result.diarization and not any(seg.channel is not None for seg in result.segments):
             _record_diarized_parties(s, job.call_id, result.segments)
+        if redaction is not None:
+            pci.apply_to_call(s, job.call_id, redaction)
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 
@@ -115,9 +138,14 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
         if tr is None:
             raise PermanentStepError("no transcript to analyze")
         segments = engine_segments(s, tr.id)
-        duration = call.duration_s
-        tr_id = tr.id
-    results = analysis.run_all(segments, duration)
+        tr_id, known_pii = tr.id, list(tr.redactions or [])
+        inp = analysis_input.build(rt, call, segments, language=tr.language)
+    results = analysis.run_all(inp, rt.analysis_config)
+    del inp
+    if known_pii and "pii" in results:  # PCI findings masked before storage stay listed
+        version, found = results["pii"]
+        if isinstance(found, list):
+            results["pii"] = (version, sorted(known_pii + found, key=lambda f: f["start"]))
     with rt.db.session() as s:
         if not jobs.still_owned(s, job, worker):
             raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
@@ -130,6 +158,10 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
                                      transcript_id=tr_id, payload=payload))
             else:
                 existing.payload, existing.transcript_id = payload, tr_id
+        qa = results.get("qa", (0, None))[1]
+        call = s.get(Call, job.call_id)
+        if call is not None:
+            call.qa_score = qa.get("score") if isinstance(qa, dict) else None
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 

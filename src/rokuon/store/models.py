@@ -98,6 +98,10 @@ class Call(Base):
 
     blob_key: Mapped[str] = mapped_column(String(300))
     wrapped_key: Mapped[str | None] = mapped_column(Text)  # None once crypto-shredded
+    # PCI mode: the stored blob is a bleeped copy; its own hash (content_sha256 stays the
+    # original's, for duplicate detection) and what was bleeped (types and times only)
+    blob_sha256: Mapped[str | None] = mapped_column(String(64))
+    redactions: Mapped[list[Any] | None] = mapped_column(JSON)
     blob_size: Mapped[int] = mapped_column(Integer)
 
     qa_score: Mapped[float | None] = mapped_column(Float)
@@ -136,6 +140,8 @@ class Transcript(Base):
     language: Mapped[str | None] = mapped_column(String(10))
     diarization: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dropped: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # PCI findings masked before the transcript was stored (types and times, no values)
+    redactions: Mapped[list[Any] | None] = mapped_column(JSON)
     job_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

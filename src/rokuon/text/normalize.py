@@ -30,3 +30,32 @@ def normalize(text: str, *, fold_kana: bool = True) -> str:
     if fold_kana:
         out = fold_katakana(out)
     return out
+
+
+def lexical_units(text: str) -> list[tuple[str, int, int]]:
+    """Text as a sequence of normalised dictionary forms with their character offsets
+    in ``text`` (punctuation and spaces dropped). Two spellings of the same words —
+    できません / 出来ません, ｶｰﾄﾞ / カード, full/half width digits — give the same
+    sequence, which is how keyword lists and scorecard phrases match."""
+    from rokuon.text.japanese import tokens
+
+    out: list[tuple[str, int, int]] = []
+    for t in tokens(text):
+        if t.is_symbol or not t.surface.strip():
+            continue
+        out.append((normalize(t.normal), t.start, t.end))
+    return out
+
+
+def find_phrase(units: list[tuple[str, int, int]], phrase_units: list[str]
+                ) -> list[tuple[int, int]]:
+    """Character spans where the phrase's units occur contiguously in ``units``."""
+    n = len(phrase_units)
+    if n == 0:
+        return []
+    hits: list[tuple[int, int]] = []
+    forms = [u[0] for u in units]
+    for i in range(len(forms) - n + 1):
+        if forms[i: i + n] == phrase_units:
+            hits.append((units[i][1], units[i + n - 1][2]))
+    return hits

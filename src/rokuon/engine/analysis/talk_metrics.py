@@ -1,67 +1,193 @@
-"""Talk metrics from the speaker-attributed segments: who talked how long,
-overlap, silence, interruptions. (Refined with per-channel VAD later.)"""
+"""Talk metrics per party: talk time and ratio, overlap, interruptions (who cut in on
+whom), silence and hold stretches, longest monologue, response latency and speech rate
+in morae per minute.
+
+Speech time comes from voice activity when the pipeline has it (stereo: VAD per
+channel), else from word timestamps, else from segment times. Morae come from
+Sudachi readings of the transcript (Japanese); other languages get no mora rate.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rokuon.engine.types import Segment
+from rokuon.engine.analysis.context import CallInput, Span
+from rokuon.text.japanese import mora_count
 
-VERSION = 1
+VERSION = 2
 
 
-def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
+def merge(spans: list[Span], gap: float = 0.0) -> list[Span]:
+    out: list[Span] = []
     for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
+        if e <= s:
+            continue
+        if out and s <= out[-1][1] + gap:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))
     return out
 
 
-def _total(spans: list[tuple[float, float]]) -> float:
+def total(spans: list[Span]) -> float:
     return sum(e - s for s, e in spans)
 
 
-def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+def intersect(a: list[Span], b: list[Span]) -> list[Span]:
     i = j = 0
-    total = 0.0
+    out: list[Span] = []
     while i < len(a) and j < len(b):
         lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
         if hi > lo:
-            total += hi - lo
+            out.append((lo, hi))
         if a[i][1] < b[j][1]:
             i += 1
         else:
             j += 1
-    return total
+    return out
 
 
-def talk_metrics(segments: list[Segment], duration_s: float) -> dict[str, Any]:
-    by_role: dict[str, list[tuple[float, float]]] = {}
-    for seg in segments:
-        by_role.setdefault(seg.speaker, []).append((seg.start, seg.end))
-    merged = {r: _merge(s) for r, s in by_role.items()}
-    agent = merged.get("agent", [])
-    customer = merged.get("customer", [])
-    agent_s, customer_s = _total(agent), _total(customer)
-    overlap = _intersect(agent, customer)
-    anyone = _merge([span for spans in merged.values() for span in spans])
-    silence = max(0.0, duration_s - _total(anyone))
+def gaps(spans: list[Span], duration: float) -> list[Span]:
+    """Stretches where none of ``spans`` (merged) is active, inside [0, duration]."""
+    out: list[Span] = []
+    t = 0.0
+    for s, e in spans:
+        if s > t:
+            out.append((t, s))
+        t = max(t, e)
+    if duration > t:
+        out.append((t, duration))
+    return out
 
-    interruptions = 0
-    ordered = sorted(segments, key=lambda s: s.start)
-    for prev, cur in zip(ordered, ordered[1:], strict=False):
-        if cur.speaker != prev.speaker and cur.start < prev.end - 0.3:
-            interruptions += 1
 
+def speech_spans(inp: CallInput) -> dict[str, list[Span]]:
+    """Per role: VAD spans when known, else word spans, else segment spans."""
+    out: dict[str, list[Span]] = {}
+    for role in inp.roles():
+        if inp.speech and role in inp.speech:
+            out[role] = merge(list(inp.speech[role]))
+            continue
+        spans: list[Span] = []
+        for seg in inp.by_role(role):
+            if seg.words:
+                spans += [(w.start, w.end) for w in seg.words]
+            else:
+                spans.append((seg.start, seg.end))
+        out[role] = merge(spans, gap=0.25)
+    return out
+
+
+def _stretches(spans: list[Span], min_s: float) -> dict[str, Any]:
+    long = [(s, e) for s, e in spans if e - s >= min_s]
+    return {"total_s": round(total(long), 2),
+            "longest_s": round(max((e - s for s, e in long), default=0.0), 2),
+            "stretches": [{"start": round(s, 2), "end": round(e, 2)} for s, e in long[:50]]}
+
+
+def _interruptions(spans: dict[str, list[Span]], min_overlap: float, min_turn: float
+                   ) -> list[dict[str, Any]]:
+    """A party cuts in when a turn of theirs (≥ min_turn long) starts while the other
+    party is speaking and both talk together for ≥ min_overlap (back-channel 「はい」
+    shorter than min_turn does not count)."""
+    out: list[dict[str, Any]] = []
+    roles = list(spans)
+    for by in roles:
+        turns = merge(spans[by], gap=0.5)
+        for other in roles:
+            if other == by:
+                continue
+            for s, e in turns:
+                if e - s < min_turn:
+                    continue
+                for os_, oe in spans[other]:
+                    if os_ < s < oe and min(e, oe) - s >= min_overlap:
+                        out.append({"by": by, "on": other, "at": round(s, 2)})
+                        break
+    return sorted(out, key=lambda x: x["at"])
+
+
+def _longest_monologue(own: list[Span], others: list[Span], gap: float) -> float:
+    """Longest run of a party's speech, pauses < ``gap`` bridged, that no other party's
+    speech of ≥ 1 s interrupts."""
+    blockers = [(s, e) for s, e in others if e - s >= 1.0]
+    best = 0.0
+    run: Span | None = None
+    for s, e in own:
+        if run is not None and s - run[1] < gap and not any(
+                run[1] <= bs < s or (bs < run[1] and be > run[1] + 0.5) for bs, be in blockers):
+            run = (run[0], e)
+        else:
+            run = (s, e)
+        best = max(best, run[1] - run[0])
+    return best
+
+
+def _latencies(spans: dict[str, list[Span]], responder: str, max_gap: float) -> list[float]:
+    """Seconds from the end of another party's speech to ``responder``'s next start."""
+    own = merge(spans.get(responder, []), gap=0.5)
+    others = merge([x for r, s in spans.items() if r != responder for x in s], gap=0.5)
+    out: list[float] = []
+    for _, oe in others:
+        nxt = next((s for s, _ in own if s >= oe), None)
+        if nxt is None or nxt - oe > max_gap:
+            continue
+        if any(oe < os_ < nxt for os_, _ in others):  # the other party went on talking
+            continue
+        out.append(nxt - oe)
+    return out
+
+
+def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[str, Any]:
+    c = cfg.get("metrics", {})
+    silence_min = float(c.get("silence_min_s", 2.0))
+    hold_min = float(c.get("hold_min_s", 8.0))
+    spans = speech_spans(inp)
+    duration = max(inp.duration_s, max((e for v in spans.values() for _, e in v), default=0))
+    anyone = merge([x for v in spans.values() for x in v])
+    quiet = gaps(anyone, duration)
+    talk = {r: total(v) for r, v in spans.items()}
+    everyone = sum(talk.values()) or 1.0
+    agent, customer = spans.get("agent", []), spans.get("customer", [])
+    overlap = total(intersect(agent, customer)) if agent and customer else total(
+        merge([x for i, a in enumerate(spans.values()) for b in list(spans.values())[i + 1:]
+               for x in intersect(a, b)]))
+    inter = _interruptions(spans, float(c.get("interrupt_min_overlap_s", 0.3)),
+                           float(c.get("interrupt_min_turn_s", 1.0)))
+    parties: dict[str, dict[str, Any]] = {}
+    for role, own in spans.items():
+        others = merge([x for r, v in spans.items() if r != role for x in v])
+        text = "".join(seg.text for seg in inp.by_role(role))
+        mora = mora_count(text) if inp.language in ("ja", None) and text else 0
+        lat = _latencies(spans, role, float(c.get("latency_max_s", 10.0)))
+        parties[role] = {
+            "talk_s": round(talk[role], 2),
+            "talk_share": round(talk[role] / everyone, 3),
+            "longest_monologue_s": round(_longest_monologue(
+                own, others, float(c.get("monologue_gap_s", 2.0))), 2),
+            "speech_rate_mora_per_min": round(mora / talk[role] * 60, 1)
+            if mora and talk[role] > 1.0 else None,
+            "interruptions_made": sum(1 for i in inter if i["by"] == role),
+            "response_latency_s": round(sum(lat) / len(lat), 2) if lat else None,
+        }
+    notes = []
+    if len(spans) < 2:
+        notes.append("one-sided call: ratio, overlap and interruptions need two parties")
+    if not inp.segments:
+        notes.append("no speech transcribed")
+    agent_s, customer_s = talk.get("agent", 0.0), talk.get("customer", 0.0)
     return {
         "agent_talk_s": round(agent_s, 2),
         "customer_talk_s": round(customer_s, 2),
         "overlap_s": round(overlap, 2),
-        "silence_s": round(silence, 2),
-        "interruptions": interruptions,
+        "silence_s": round(total(quiet), 2),
+        "interruptions": len(inter),
         "talk_ratio": round(agent_s / customer_s, 3) if customer_s else None,
-        "speakers": {r: round(_total(s), 2) for r, s in merged.items()},
+        "agent_speech_rate_mora_per_min": parties.get("agent", {}).get(
+            "speech_rate_mora_per_min"),
+        "source": "vad" if inp.speech else "words",
+        "parties": parties,
+        "interruptions_detail": inter[:100],
+        "silence": _stretches(quiet, silence_min),
+        "hold": _stretches(quiet, hold_min),
+        "notes": notes,
     }
