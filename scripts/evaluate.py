@@ -96,7 +96,8 @@ def main() -> int:
     args = ap.parse_args()
 
     s = load_settings()
-    engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size),
+    engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
+                                      initial_prompt=s.asr_initial_prompt or None),
                            s.models_dir)
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     if args.limit:

@@ -43,6 +43,11 @@ def can_erase(principal: Principal) -> bool:
     return principal.role in ("admin", "compliance")
 
 
+def can_handle_requests(principal: Principal) -> bool:
+    """Data subject requests (disclosure, correction, stop-use, erasure)."""
+    return principal.role in ("admin", "compliance")
+
+
 def allowed_purposes(call: Call) -> list[str]:
     return list(call.purposes or DEFAULT_PURPOSES)
 

@@ -278,6 +278,46 @@ def calls_retry(call_id: Annotated[str, typer.Argument(help="A failed call's id.
     typer.echo(f"call {call_id}: requeued")
 
 
+@calls_app.command("reanalyze")
+def calls_reanalyze(
+    call_ids: Annotated[list[str] | None, typer.Argument(help="Call ids (or --all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every analysed call.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Return when done.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the analyzers again (after changing word lists, patterns or scorecards, or
+    upgrading rokuon). Results of older analyzer versions are kept."""
+    from sqlalchemy import select
+
+    from rokuon.access import audit
+    from rokuon.pipeline.executor import run_until_done
+    from rokuon.pipeline.jobs import rerun
+    from rokuon.store.models import Call, CallStatus
+
+    if not call_ids and not all_:
+        fail("name call ids or use --all")
+    rt = _runtime()
+    queued: list[str] = []
+    with rt.db.session() as s:
+        ids = list(call_ids or []) or list(s.scalars(select(Call.id).where(
+            Call.status.in_([CallStatus.ANALYZED, CallStatus.INDEXED]))))
+        for cid in ids:
+            if rerun(s, cid, "analyze"):
+                queued.append(cid)
+        audit.record(s, Principal.cli(), "call.reanalyze", object_type="call",
+                     object_id=None, detail={"calls": len(queued)})
+    missing = sorted(set(call_ids or []) - set(queued))
+    if wait and queued:
+        run_until_done(rt, queued)
+    if json_:
+        emit_json({"queued": queued, "skipped": missing})
+    else:
+        typer.echo(f"{len(queued)} call(s) queued for analysis"
+                   + (f"; skipped (unknown or busy): {', '.join(missing)}" if missing else ""))
+    if missing and not queued:
+        fail("no call could be queued")
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Text to find (Japanese or other).")],

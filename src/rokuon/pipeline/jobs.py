@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from rokuon.store.models import Call, CallStatus, JobStatus, PipelineEvent, PipelineJob, utcnow
@@ -144,3 +144,28 @@ def retry_failed(session: Session, call_id: str) -> int:
             call.status = prev
             call.status_reason = None
     return len(jobs)
+
+
+PREVIOUS_STATE = {"transcribe": CallStatus.STORED, "analyze": CallStatus.TRANSCRIBED,
+                  "index": CallStatus.ANALYZED}
+
+
+def rerun(session: Session, call_id: str, step: str) -> bool:
+    """Run a processed call's ``step`` again (new word lists or scorecards, a new
+    analyzer version): its job goes back to the queue and the later steps' jobs are
+    removed — the step enqueues them again when it completes. False when the call has
+    no such job or it is running now."""
+    job = session.scalars(select(PipelineJob).where(PipelineJob.call_id == call_id,
+                                                    PipelineJob.step == step)).first()
+    if job is None or job.status in (JobStatus.RUNNING, JobStatus.PENDING):
+        return False
+    later = STEPS[STEPS.index(step) + 1:]
+    session.execute(delete(PipelineJob).where(PipelineJob.call_id == call_id,
+                                              PipelineJob.step.in_(later)))
+    job.status, job.attempts, job.last_error = JobStatus.PENDING, 0, None
+    job.available_at, job.finished_at, job.lease_owner = utcnow(), None, None
+    call = session.get(Call, call_id)
+    if call is not None:
+        call.status, call.status_reason = PREVIOUS_STATE[step], None
+        session.add(PipelineEvent(call_id=call_id, state=call.status, detail=f"rerun {step}"))
+    return True

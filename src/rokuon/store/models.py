@@ -102,6 +102,9 @@ class Call(Base):
     # original's, for duplicate detection) and what was bleeped (types and times only)
     blob_sha256: Mapped[str | None] = mapped_column(String(64))
     redactions: Mapped[list[Any] | None] = mapped_column(JSON)
+    # stop-use (APPI art. 35): kept for its legal purpose, out of analytics and exports
+    use_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    use_stopped_reason: Mapped[str | None] = mapped_column(Text)
     blob_size: Mapped[int] = mapped_column(Integer)
 
     qa_score: Mapped[float | None] = mapped_column(Float)
@@ -334,3 +337,96 @@ class LegalHold(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     released_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class DataRequest(Base):
+    """A data subject's request (APPI art. 33–35, GDPR art. 15–21): disclosure,
+    correction, stop-use or erasure — with its deadline, identity check and outcome."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20), default="disclosure")
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    customer_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    date_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    date_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # {"method", "verified_by", "verified_at", "note"}
+    identity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    fee_yen: Mapped[int | None] = mapped_column(Integer)
+    fee_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DataRequestCall(Base):
+    """One located call of a request and the decision on it."""
+
+    __tablename__ = "data_request_calls"
+    __table_args__ = (UniqueConstraint("request_id", "call_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id", ondelete="CASCADE"),
+                                            index=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)  # may be erased later
+    decision: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DisclosureExport(Base):
+    """An encrypted disclosure package kept for download through an expiring link
+    (only the token's hash is stored)."""
+
+    __tablename__ = "disclosure_exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id", ondelete="CASCADE"),
+                                            index=True)
+    blob_key: Mapped[str] = mapped_column(String(300))
+    wrapped_key: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ThirdPartyProvision(Base):
+    """A record of personal data given to someone outside (APPI art. 29): who received
+    which recordings, when, on what basis."""
+
+    __tablename__ = "third_party_provisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(300))
+    basis: Mapped[str] = mapped_column(Text)
+    call_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    provided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TranscriptCorrection(Base):
+    """A correction of a transcript line (the original text is kept)."""
+
+    __tablename__ = "transcript_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    segment_idx: Mapped[int] = mapped_column(Integer)
+    original_text: Mapped[str] = mapped_column(Text)
+    corrected_text: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    corrected_by: Mapped[str] = mapped_column(String(320))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

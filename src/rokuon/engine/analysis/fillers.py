@@ -43,8 +43,9 @@ def _ja_hits(text: str, words: set[str], standalone: set[str]) -> list[tuple[str
         t = toks[i]
         nxt: Token | None = toks[i + 1] if i + 1 < len(toks) else None
         # join with what follows when the joined spelling is a listed filler (えー+と)
-        if nxt is not None and canonical(t.surface + nxt.surface) in words and \
-                t.pos[0] == "感動詞":
+        if nxt is not None and nxt.start == t.end and \
+                canonical(t.surface + nxt.surface) in words and \
+                (t.pos[0] == "感動詞" or set(nxt.surface) <= set("うぅぉおー〜~")):
             hits.append((canonical(t.surface + nxt.surface), t.start, nxt.end))
             i += 2
             continue

@@ -65,7 +65,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
             if seg.speaker != "agent" or seg.start > within:
                 continue
             if find_all(seg.text, list(crit.get("phrases", []))) and (
-                    idx in staff or _INTRO.search(seg.text[:200])):
+                    idx in staff or _INTRO.search(seg.text[:200]) or inp.language != "ja"):
                 return True, [finding(idx, seg, seg.start, seg.end)], "introduced"
         return False, [], "no company and own name at the start"
     if kind == "consent_announced":

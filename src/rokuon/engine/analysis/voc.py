@@ -16,13 +16,18 @@ from rokuon.text.normalize import normalize
 VERSION = 1
 
 
-def _requests(inp: CallInput, c: dict[str, Any]) -> list[dict[str, Any]]:
+def _requests(inp: CallInput, c: dict[str, Any], prior: dict[str, Any]
+              ) -> list[dict[str, Any]]:
+    """Customer utterances that ask for something — not consent answers, not the
+    churn statements (tagged as churn), not short answers."""
+    skip = {e.get("segment") for e in (prior.get("consent") or {}).get("evidence", [])}
+    skip |= {e.get("segment") for e in (prior.get("churn") or {}).get("evidence", [])}
+    min_chars = int(c.get("min_request_chars", 8))
     out = []
     for idx, seg in enumerate(inp.segments):
-        if seg.speaker == "agent":
+        if seg.speaker == "agent" or idx in skip or len(seg.text.strip()) < min_chars:
             continue
-        if find_all(seg.text, list(c.get("requests", []))) and not (
-                len(seg.text) < 16 and find_all(seg.text, list(c.get("not_requests", [])))):
+        if find_all(seg.text, list(c.get("requests", []))):
             out.append(finding(idx, seg, seg.start, seg.end, tag="request",
                                label=seg.text[:80]))
     return out
@@ -50,7 +55,7 @@ def _topics(inp: CallInput, c: dict[str, Any]) -> list[dict[str, Any]]:
 
 def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[str, Any]:
     c = cfg.get("voc", {})
-    tags: list[dict[str, Any]] = _requests(inp, c)
+    tags: list[dict[str, Any]] = _requests(inp, c, prior)
     competitors: list[str] = []
     for idx, seg in enumerate(inp.segments):
         if seg.speaker == "agent":
