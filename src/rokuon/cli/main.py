@@ -656,5 +656,10 @@ def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")
         f"restored {res['calls']} call(s); {len(res['reshredded'])} erased again")
 
 
+from rokuon.cli.requests import dsar_app, provision_app  # noqa: E402 - needs the helpers above
+
+app.add_typer(dsar_app, name="dsar")
+app.add_typer(provision_app, name="provision")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

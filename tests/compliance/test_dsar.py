@@ -1,0 +1,188 @@
+"""Data subject requests: locating calls, identity, decisions, the masked encrypted
+package, the expiring link, stop-use, corrections, provision records, audit."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyzipper
+import soundfile as sf
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from rokuon.access import audit
+from rokuon.access.door import AccessDenied
+from rokuon.access.principal import Principal
+from rokuon.calls.ingest import ingest_files
+from rokuon.cli.main import app
+from rokuon.compliance import dsar, package
+from rokuon.compliance.provision import list_provisions, record_provision
+from rokuon.store.models import AuditEntry, Call, DisclosureExport, TranscriptCorrection
+from tests.helpers import tone_wav, write_transcript
+
+CLI = Principal.cli()
+PASSWORD = "correct horse battery"
+LINES = [("agent", 0.5, 4.0, "お電話ありがとうございます。山田商事の鈴木でございます。"),
+         ("customer", 4.5, 9.0, "妻の花子が、担当の木村さんから聞いたそうです。"),
+         ("customer", 9.5, 12.0, "田中一郎です。よろしくお願いします。"),
+         ("agent", 12.5, 15.0, "田中様、ありがとうございます。鈴木が承りました。")]
+
+
+def _call(rt, tmp_path: Path, seed: int, number: str | None = "03-1234-5678",
+          started: str = "2026-11-20T10:00:00+09:00") -> str:  # type: ignore[no-untyped-def]
+    p = tmp_path / f"c{seed}.wav"
+    p.write_bytes(tone_wav(16.0, seed=seed))
+    meta = tmp_path / f"c{seed}.json"
+    meta.write_text(json.dumps({"customer_number": number, "started_at": started}),
+                    encoding="utf-8")
+    [res] = ingest_files(rt, [p], meta_path=meta, actor=CLI)
+    write_transcript(rt, res.call_id, LINES)
+    return res.call_id
+
+
+def _open(blob: bytes, password: str = PASSWORD) -> dict[str, bytes]:
+    with pyzipper.AESZipFile(io.BytesIO(blob)) as zf:
+        zf.setpassword(password.encode())
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_locate_by_number_name_and_dates(rt, tmp_path: Path) -> None:
+    a = _call(rt, tmp_path, 1)
+    b = _call(rt, tmp_path, 2, number="0312345678", started="2025-01-05T10:00:00+09:00")
+    _call(rt, tmp_path, 3, number="09099998888")
+    with rt.db.session() as s:
+        req = dsar.create_request(s, CLI, customer_number="(03) 1234-5678")
+        assert sorted(dsar.describe(s, req)["calls"]) == sorted([a, b])
+        from datetime import date
+
+        req2 = dsar.create_request(s, CLI, customer_number="0312345678",
+                                   date_from=date(2026, 1, 1))
+        assert dsar.describe(s, req2)["calls"] == [a]
+        by_name = dsar.create_request(s, CLI, name="田中一郎")
+        assert len(dsar.describe(s, by_name)["calls"]) == 3  # said by the customer
+        assert (req.due_at - req.received_at) == timedelta(days=14)
+        with pytest.raises(dsar.RequestError, match="customer number or a name"):
+            dsar.create_request(s, CLI)
+        with pytest.raises(AccessDenied):
+            dsar.create_request(s, Principal(name="op@x", role="operator"),
+                                customer_number="1")
+
+
+def test_package_masks_third_parties_mutes_operator_and_needs_the_password(
+        rt, tmp_path: Path) -> None:
+    call_id = _call(rt, tmp_path, 4)
+    with rt.db.session() as s:
+        req = dsar.create_request(s, CLI, customer_number="0312345678", name="田中一郎")
+        dsar.verify_identity(s, CLI, req.id, method="運転免許証の写し")
+        rid = req.id
+    with pytest.raises(package.PackageError, match="at least"):
+        package.build(rt, CLI, rid, password="short")
+    blob, record = package.build(rt, CLI, rid, password=PASSWORD)
+    with pytest.raises(RuntimeError):
+        _open(blob, "wrong password!!")
+    files = _open(blob)
+    assert {"cover_letter.pdf", "handling_record.json", f"calls/{call_id}/audio.flac",
+            f"calls/{call_id}/transcript.txt"} <= set(files)
+    assert files["cover_letter.pdf"].startswith(b"%PDF")
+    text = files[f"calls/{call_id}/transcript.txt"].decode()
+    for third in ("鈴木", "花子", "木村"):
+        assert third not in text
+    assert "田中一郎です" in text and "田中様" in text  # the requester's own name stays
+    assert "妻の＊＊が" in text
+    audio, _ = sf.read(io.BytesIO(files[f"calls/{call_id}/audio.flac"]))
+    assert np.abs(audio[:, 0]).max() == 0.0  # the operator's channel is muted
+    assert np.abs(audio[:, 1]).max() > 0.01  # the customer's is kept
+    assert record["identity_verified"] and record["included"][0]["masked"] >= 3
+    with rt.db.session() as s:
+        actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
+        assert audit.verify(s).ok
+    assert {"request.create", "request.verify_identity", "request.decide", "call.disclose",
+            "request.export"} <= set(actions)
+    kept, _ = package.build(rt, CLI, rid, password=PASSWORD, agent_voice="keep")
+    audio2, _ = sf.read(io.BytesIO(_open(kept)[f"calls/{call_id}/audio.flac"]))
+    assert np.abs(audio2[:, 0]).max() > 0.1
+
+
+def test_refusal_needs_a_ground_and_is_explained(rt, tmp_path: Path) -> None:
+    a, b = _call(rt, tmp_path, 5), _call(rt, tmp_path, 6)
+    with rt.db.session() as s:
+        rid = dsar.create_request(s, CLI, customer_number="0312345678").id
+        with pytest.raises(dsar.RequestError, match="ground"):
+            dsar.decide(s, CLI, rid, "refuse", call_id=b)
+        dsar.decide(s, CLI, rid, "refuse", call_id=b, reason="business")
+    blob, record = package.build(rt, CLI, rid, password=PASSWORD)
+    assert [i["call_id"] for i in record["included"]] == [a]
+    assert record["refused"] == [{"call_id": b, "reason": "business"}]
+    files = _open(blob)
+    assert not any(n.startswith(f"calls/{b}/") for n in files)
+    hr = json.loads(files["handling_record.json"])
+    assert hr["request"]["decisions"][1]["ground"].endswith("(art. 33(2)(ii))")
+
+
+def test_expiring_download_link(rt, tmp_path: Path) -> None:
+    _call(rt, tmp_path, 7)
+    with rt.db.session() as s:
+        rid = dsar.create_request(s, CLI, customer_number="0312345678").id
+    blob, _ = package.build(rt, CLI, rid, password=PASSWORD)
+    token, _ = package.publish(rt, CLI, rid, blob, valid_days=7)
+    assert package.fetch_published(rt, token) == blob
+    with pytest.raises(package.PackageError, match="expired"):
+        package.fetch_published(rt, token + "x")
+    with rt.db.session() as s:
+        exp = s.scalars(select(DisclosureExport)).one()
+        assert exp.downloads == 1 and token not in exp.token_hash
+        exp.expires_at = exp.created_at - timedelta(seconds=1)
+    with pytest.raises(package.PackageError, match="expired"):
+        package.fetch_published(rt, token)
+
+
+def test_stop_use_correction_and_provision(rt, tmp_path: Path) -> None:
+    call_id = _call(rt, tmp_path, 8)
+    with rt.db.session() as s:
+        dsar.stop_use(s, CLI, call_id, reason="本人からの利用停止請求")
+        c = dsar.correct(s, CLI, call_id, 2, "田中一郎です。")
+        assert c.original_text.startswith("田中一郎です。よろしく")
+        with pytest.raises(dsar.RequestError, match="no transcript line 99"):
+            dsar.correct(s, CLI, call_id, 99, "x")
+        rec = record_provision(s, CLI, recipient="弁護士法人A", basis="紛争対応（法令）",
+                               call_ids=[call_id])
+        assert rec.id
+        with pytest.raises(dsar.RequestError, match="unknown call"):
+            record_provision(s, CLI, recipient="x", basis="y", call_ids=["nope"])
+    with rt.db.session() as s:
+        assert s.get(Call, call_id).use_stopped_at is not None
+        assert s.scalars(select(TranscriptCorrection)).one().corrected_text == "田中一郎です。"
+        assert list_provisions(s, call_id)[0]["recipient"] == "弁護士法人A"
+
+
+def test_cli_contract(rt, tmp_path: Path) -> None:
+    call_id = _call(rt, tmp_path, 9, number="0355550000")
+    runner = CliRunner()
+    r = runner.invoke(app, ["dsar", "create", "--customer-number", "0355550000", "--json"])
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["calls"] == [call_id] and doc["request_id"]
+    pw = tmp_path / "pw.txt"
+    pw.write_text(PASSWORD + "\n", encoding="utf-8")
+    out = tmp_path / "pkg.zip"
+    r = runner.invoke(app, ["dsar", "export", doc["request_id"], "--out", str(out),
+                            "--password-file", str(pw), "--json"])
+    assert r.exit_code == 0, r.stderr
+    assert "not recorded as verified" in r.stderr  # warned, and recorded as such
+    res = json.loads(r.stdout)
+    assert res["calls"] == [call_id] and res["identity_verified"] is False
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert f"calls/{call_id}/audio.flac" in _open(out.read_bytes())
+    r = runner.invoke(app, ["dsar", "export", doc["request_id"], "--out", str(out),
+                            "--password-file", str(pw)])
+    assert r.exit_code == 1 and "already exists" in r.stderr
+    r = runner.invoke(app, ["dsar", "export", "nope", "--out", str(tmp_path / "x.zip"),
+                            "--password-file", str(pw)])
+    assert r.exit_code == 1 and "request nope not found" in r.stderr
