@@ -14,8 +14,8 @@ from rokuon.access.principal import Principal
 from rokuon.calls.ingest import ingest_files
 from rokuon.calls.service import show_call
 from rokuon.engine import analysis
-from rokuon.pipeline.jobs import rerun
 from rokuon.pipeline.executor import run_until_done
+from rokuon.pipeline.jobs import rerun
 from rokuon.store.keys import WrappedKey
 from rokuon.store.models import AnalysisResult, Call
 from tests.conftest import corpus_calls

@@ -15,7 +15,7 @@ _local = threading.local()
 
 # small kana that merge with the previous kana into one mora
 _SMALL = set("ァィゥェォャュョヮぁぃぅぇぉゃゅょゎ")
-MAX_CHARS = 20_000  # longer inputs are analysed in slices of this size
+MAX_CHARS = 8_000  # slices of this size stay under Sudachi's 49 kB input limit (3 B/char)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from rokuon.access import audit
 from rokuon.access.principal import Principal
 from rokuon.store.models import ApiToken, User, utcnow
 
-SCOPES = ("calls:read", "audio:read", "calls:write", "audit:read")
+SCOPES = ("calls:read", "audio:read", "calls:write", "audit:read", "requests:read",
+          "requests:write")
 PREFIX = "rk_"
 
 

@@ -48,7 +48,8 @@ def test_apology_applies_after_a_complaint() -> None:
 
 
 def test_ng_words_fail_their_criterion() -> None:
-    inp = CallInput(segments=[seg("agent", 0, 4, "お電話ありがとうございます。山田商事の佐藤でございます。"),
+    greeting = "お電話ありがとうございます。山田商事の佐藤でございます。"
+    inp = CallInput(segments=[seg("agent", 0, 4, greeting),
                               seg("customer", 4, 6, "返品したいです。"),
                               seg("agent", 6, 9, "それはできません。たぶん無理です。")],
                     duration_s=10)
