@@ -34,6 +34,7 @@ from rokuon.web.deps import (
     ui_auth,
     ui_session,
 )
+from rokuon.web.highlight import transcript_pieces
 from rokuon.web.i18n import pick_lang, translator
 
 router = APIRouter()
@@ -205,7 +206,8 @@ def call_page(request: Request, call_id: str, auth: Auth = Depends(ui_auth),
         doc = show_call(s, auth.principal, call_id, rt.settings.timezone)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    return render(request, "call.html", auth=auth, call=doc)
+    pieces = transcript_pieces(doc["segments"], doc.get("analysis"))
+    return render(request, "call.html", auth=auth, call=doc, pieces=pieces)
 
 
 @router.get("/healthz")

@@ -1,5 +1,5 @@
-// Call page: click a transcript line to hear it; ?t= seeks on load; the line being
-// played is highlighted.
+// Call page: click a transcript line or an analysis evidence time to hear it; ?t=
+// seeks on load; the line being played is highlighted.
 (function () {
   "use strict";
   var player = document.getElementById("player");
@@ -27,6 +27,17 @@
     li.addEventListener("keydown", function (e) {
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); }
     });
+  });
+
+  // Evidence links in the analysis (<a class="seek" data-start>) seek like lines do;
+  // their href (?t=) still works without JavaScript.
+  document.addEventListener("click", function (e) {
+    var a = e.target && e.target.closest ? e.target.closest("a.seek[data-start]") : null;
+    if (!a) { return; }
+    var t = parseFloat(a.dataset.start);
+    if (isNaN(t)) { return; }
+    e.preventDefault();
+    seek(t);
   });
 
   player.addEventListener("timeupdate", function () {
