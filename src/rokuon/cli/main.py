@@ -613,6 +613,21 @@ def backup_create(file: Annotated[Path, typer.Argument(help="The backup file to 
         f"{rt.settings.key_file.parent} separately")
 
 
+def _record_backup_verification(file: Path, ok: bool) -> None:
+    """When run inside an installation, the verification goes to its audit log (the
+    security checklist shows the last verified backup)."""
+    from rokuon.access import audit
+    from rokuon.install import open_runtime
+
+    try:
+        rt = open_runtime(_settings())
+    except Exception:  # noqa: BLE001 - verifying a backup file needs no installation
+        return
+    with rt.db.session() as s:
+        audit.record(s, Principal.cli(), "backup.verify", object_type="backup",
+                     object_id=file.name, outcome="ok" if ok else "failed")
+
+
 @backup_app.command("verify")
 def backup_verify(file: Annotated[Path, typer.Argument(help="The backup file.")],
                   json_: JsonOpt = False) -> None:
@@ -620,6 +635,7 @@ def backup_verify(file: Annotated[Path, typer.Argument(help="The backup file.")]
     from rokuon.compliance.backup import verify_backup
 
     rep = verify_backup(file)
+    _record_backup_verification(file, rep.ok)
     if json_:
         emit_json(vars(rep))
     elif rep.ok:
@@ -656,8 +672,10 @@ def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")
         f"restored {res['calls']} call(s); {len(res['reshredded'])} erased again")
 
 
-from rokuon.cli.requests import dsar_app, provision_app  # noqa: E402 - needs the helpers above
+from rokuon.cli.compliance import compliance_app  # noqa: E402 - needs the helpers above
+from rokuon.cli.requests import dsar_app, provision_app  # noqa: E402
 
+app.add_typer(compliance_app, name="compliance")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(provision_app, name="provision")
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from rokuon.access import audit
 from rokuon.access.principal import Principal
 from rokuon.calls.erase import EraseRefused, erase_call
 from rokuon.compliance.holds import holds_for
@@ -68,6 +69,11 @@ def run_retention(rt: Runtime, actor: Principal, *, dry_run: bool = False,
             report.deleted.append(call_id)
         except EraseRefused as exc:
             report.failed[call_id] = str(exc)
+    if not dry_run:
+        with rt.db.session() as s:
+            audit.record(s, actor, "retention.run", detail={
+                "deleted": len(report.deleted), "held": len(report.held),
+                "failed": len(report.failed)})
     return report
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -229,6 +229,24 @@ def audit_page(request: Request, actor: str = "", action: str = "", call: str = 
     audit.record(s, auth.principal, "audit.query", detail={"rows": len(entries)})
     return render(request, "audit.html", auth=auth, entries=entries, actor=actor,
                   action=action, call=call)
+
+
+@router.get("/compliance/report", response_class=HTMLResponse)
+def checklist_page(request: Request, format: str = "html", auth: Auth = Depends(ui_auth),
+                   rt: Runtime = Depends(runtime)) -> Response:
+    """The security checklist report (HTML, or ?format=json / pdf)."""
+    from rokuon.compliance import checklist
+
+    try:
+        rep = checklist.build(rt, auth.principal)
+    except checklist.ChecklistError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
+    if format == "json":
+        return JSONResponse(rep)
+    if format == "pdf":
+        return Response(checklist.to_pdf(rep), media_type="application/pdf", headers={
+            "Content-Disposition": 'attachment; filename="checklist.pdf"'})
+    return HTMLResponse(checklist.to_html(rep, pick_lang(request), "/static/style.css"))
 
 
 @router.get("/audit.csv")
