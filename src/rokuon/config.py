@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     watch_dir: Path | None = None
     timezone: str = "Asia/Tokyo"  # for metadata times without an offset, and display
 
+    # purposes of use: the catalogue (code → label), defaults per queue / source
+    purposes: dict[str, str] = Field(default_factory=lambda: {
+        "quality": "品質向上 / quality improvement", "dispute": "トラブル防止 / dispute evidence",
+        "contract": "契約記録 / contract record", "training": "教育・研修 / training",
+        "legal": "法令対応 / legal obligation"})
+    default_purposes: list[str] = Field(default_factory=lambda: ["quality"])
+    purposes_by_queue: dict[str, list[str]] = Field(default_factory=dict)
+    purposes_by_source: dict[str, list[str]] = Field(default_factory=dict)
+    # versions of the privacy notice / recording announcement:
+    # [{version, effective_from (YYYY-MM-DD), text}], the one in force when a call started
+    notices: list[dict[str, str]] = Field(default_factory=lambda: [{
+        "version": "1", "effective_from": "2000-01-01",
+        "text": "品質向上のため、この通話を録音させていただきます。"}])
+
     # retention (days per purpose of use; the longest applicable one wins)
     default_retention_days: int = 365
     retention_days: dict[str, int] = Field(default_factory=lambda: {
@@ -171,6 +185,13 @@ default_channels = ["agent", "customer"]  # stereo: left, right
 
 workers = 1
 max_attempts = 3
+
+# purposes of use: catalogue and defaults (a call's metadata may name its own)
+# purposes = { quality = "品質向上", dispute = "トラブル防止", contract = "契約記録" }
+default_purposes = ["quality"]
+# purposes_by_queue = { sales = ["quality", "contract"] }
+# privacy notice / announcement versions (the one in force when the call started):
+# notices = [{ version = "2026-04", effective_from = "2026-04-01", text = "…" }]
 
 # retention in days per purpose of use (the longest applicable one wins)
 default_retention_days = 365

@@ -41,7 +41,9 @@ def test_stereo_import_creates_call_parties_job_and_encrypted_blob(rt, tmp_path:
         assert call.container == "wav" and call.codec == "pcm_mulaw"
         assert call.channels == 2 and call.sample_rate == 8000
         assert abs(call.duration_s - 2.0) < 0.05
-        assert call.agent == "sato" and call.extra_metadata == {"team": "A"}
+        assert call.agent == "sato"
+        assert call.extra_metadata == {"team": "A", "notice_version": "1"}
+        assert call.purposes == ["quality"]  # the default purpose of use
         roles = {p.channel: p.role for p in s.scalars(select(Party).where(
             Party.call_id == call.id))}
         assert roles == {0: "agent", 1: "customer"}

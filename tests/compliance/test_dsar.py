@@ -123,7 +123,8 @@ def test_refusal_needs_a_ground_and_is_explained(rt, tmp_path: Path) -> None:
     files = _open(blob)
     assert not any(n.startswith(f"calls/{b}/") for n in files)
     hr = json.loads(files["handling_record.json"])
-    assert hr["request"]["decisions"][1]["ground"].endswith("(art. 33(2)(ii))")
+    ground = next(d["ground"] for d in hr["request"]["decisions"] if d["call_id"] == b)
+    assert ground.endswith("(art. 33(2)(ii))")
 
 
 def test_expiring_download_link(rt, tmp_path: Path) -> None:

@@ -9,8 +9,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rokuon.compliance.purposes import consent_record
 from rokuon.pipeline.steps import current_transcript
-from rokuon.store.models import AnalysisResult, Call, PipelineEvent, PipelineJob, Segment
+from rokuon.store.models import (
+    AnalysisResult,
+    Call,
+    PipelineEvent,
+    PipelineJob,
+    Segment,
+    TranscriptCorrection,
+)
 
 
 def iso(dt: datetime | None, tz: str) -> str | None:
@@ -65,6 +73,9 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
                            .order_by(PipelineJob.id)).all()
     events = session.scalars(select(PipelineEvent).where(PipelineEvent.call_id == call.id)
                              .order_by(PipelineEvent.id)).all()
+    analysis = latest_analysis(session, call.id)
+    corrections = session.scalars(select(TranscriptCorrection).where(
+        TranscriptCorrection.call_id == call.id).order_by(TranscriptCorrection.id)).all()
     return {
         **call_summary(call, tz),
         "status_reason": call.status_reason,
@@ -84,7 +95,14 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
             "language": tr.language, "diarization": tr.diarization,
             "dropped": tr.dropped},
         "segments": segments,
-        "analysis": latest_analysis(session, call.id),
+        "analysis": analysis,
+        "consent_record": consent_record(call.extra_metadata or {}, analysis),
+        "use_stopped": None if call.use_stopped_at is None else {
+            "at": iso(call.use_stopped_at, tz), "reason": call.use_stopped_reason},
+        "corrections": [{"segment": c.segment_idx, "original": c.original_text,
+                         "corrected": c.corrected_text, "note": c.note, "by": c.corrected_by,
+                         "at": iso(c.corrected_at, tz)} for c in corrections],
+        "redactions": call.redactions or [],
         "pipeline": {
             "jobs": [{"step": j.step, "status": j.status, "attempts": j.attempts,
                       "last_error": j.last_error} for j in jobs],

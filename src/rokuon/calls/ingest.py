@@ -24,6 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from rokuon.access import audit
 from rokuon.access.principal import Principal
 from rokuon.calls.metadata import CallMetadata, MetadataError, parse_metadata
+from rokuon.compliance.purposes import PurposeError, notice_for
+from rokuon.compliance.purposes import resolve as resolve_purposes
 from rokuon.engine.audio.decode import validate
 from rokuon.engine.audio.sniff import sniff_format
 from rokuon.engine.types import AudioError, AudioInfo
@@ -119,6 +121,16 @@ def ingest_stream(
         duration = info.duration_s
         roles = _roles_for(info, meta, channels, settings.channels_by_source.get(source),
                            settings.default_channels)
+        try:
+            purposes = resolve_purposes(settings, meta.purposes, queue=meta.queue,
+                                        source=source)
+        except PurposeError as exc:
+            raise IngestError(f"{name}: {exc}") from exc
+        started = meta.started_at_aware(settings.timezone)
+        extra = meta.extra()
+        notice = notice_for(settings, started)
+        if notice is not None and "notice_version" not in extra:
+            extra["notice_version"] = notice.get("version")
 
         with rt.db.session() as s:
             dup = s.scalar(select(Call.id).where(Call.content_sha256 == stored.sha256))
@@ -127,10 +139,10 @@ def ingest_stream(
                 return IngestResult(file=name, status="duplicate", duplicate_of=dup)
             call = Call(
                 id=call_id, external_id=meta.external_id, content_sha256=stored.sha256,
-                status=CallStatus.STORED, started_at=meta.started_at_aware(settings.timezone),
+                status=CallStatus.STORED, started_at=started,
                 duration_s=round(duration, 3), direction=meta.direction, agent=meta.agent,
                 customer_number=meta.customer_number, queue=meta.queue,
-                purposes=meta.purposes or [], extra_metadata=meta.extra(), source=source,
+                purposes=purposes, extra_metadata=extra, source=source,
                 original_filename=Path(name).name[:500], container=fmt, codec=info.codec,
                 sample_rate=info.sample_rate, channels=info.channels, blob_key=key,
                 wrapped_key=stored.wrapped_key.to_json(), blob_size=stored.size,

@@ -88,11 +88,12 @@ def masked_audio(data: bytes, doc: dict[str, Any], findings: list[dict[str, Any]
     from rokuon.engine.audio.redact import bleep, decode_native
 
     samples, rate = decode_native(io.BytesIO(data))
+    muted: list[int] = []
     if agent_voice == "mute":
         agent_ch = [p["channel"] for p in doc["parties"]
                     if p["role"] == "agent" and p["channel"] is not None]
         if agent_ch and samples.shape[1] > 1:
-            samples[:, agent_ch] = 0.0
+            muted = agent_ch
         else:  # mono: silence the operator's turns (their overlaps with the customer too)
             for seg in doc["segments"]:
                 if seg["speaker"] == "agent":
@@ -100,6 +101,7 @@ def masked_audio(data: bytes, doc: dict[str, Any], findings: list[dict[str, Any]
                     samples[max(0, a):max(0, b), :] = 0.0
     spans = [(float(f["start"]) - BLEEP_PAD_S, float(f["end"]) + BLEEP_PAD_S) for f in findings]
     out = bleep(samples, rate, spans, pad_s=0.0) if spans else samples
+    out[:, muted] = 0.0  # a muted channel stays silent (no bleeps either)
     buf = io.BytesIO()
     sf.write(buf, np.clip(out, -1, 1), rate, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
