@@ -187,3 +187,22 @@ def test_cli_contract(rt, tmp_path: Path) -> None:
     r = runner.invoke(app, ["dsar", "export", "nope", "--out", str(tmp_path / "x.zip"),
                             "--password-file", str(pw)])
     assert r.exit_code == 1 and "request nope not found" in r.stderr
+
+
+def test_stopped_call_is_out_of_search_and_plays_only_for_legal_purposes(
+        rt, tmp_path: Path) -> None:
+    from rokuon.access.door import get_call
+    from rokuon.calls.service import CallFilter, search
+
+    call_id = _call(rt, tmp_path, 10)
+    with rt.db.session() as s:
+        assert search(s, CLI, "花子", CallFilter(), "Asia/Tokyo")
+        dsar.stop_use(s, CLI, call_id, reason="利用停止請求")
+    with rt.db.session() as s:
+        assert search(s, CLI, "花子", CallFilter(), "Asia/Tokyo") == []
+        with pytest.raises(AccessDenied, match="legal"):
+            get_call(s, CLI, call_id, action="call.play", purpose="quality",
+                     require_purpose=True)
+    with rt.db.session() as s:
+        assert get_call(s, CLI, call_id, action="call.play", purpose="legal",
+                        require_purpose=True).id == call_id

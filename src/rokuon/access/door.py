@@ -48,8 +48,16 @@ def can_handle_requests(principal: Principal) -> bool:
     return principal.role in ("admin", "compliance")
 
 
+LEGAL_PURPOSES = ("dispute", "legal")
+
+
 def allowed_purposes(call: Call) -> list[str]:
-    return list(call.purposes or DEFAULT_PURPOSES)
+    """The call's purposes of use; once its use is stopped (APPI art. 35) only the legal
+    ones that it was kept for."""
+    purposes = list(call.purposes or DEFAULT_PURPOSES)
+    if call.use_stopped_at is not None:
+        return [p for p in purposes if p in LEGAL_PURPOSES] or list(LEGAL_PURPOSES[1:])
+    return purposes
 
 
 class NotFound(LookupError):

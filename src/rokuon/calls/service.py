@@ -82,7 +82,7 @@ def search(session: Session, principal: Principal, query: str, f: CallFilter, tz
     q = (select(Segment, Call)
          .join(Call, Call.id == Segment.call_id)
          .join(Transcript, (Transcript.id == Segment.transcript_id) & Transcript.is_current))
-    q = q.where(search_index.matching(session, needle))
+    q = q.where(search_index.matching(session, needle), Call.use_stopped_at.is_(None))
     q = door.scope_filter(principal, _apply(q, f, tz))
     q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
     q = q.limit(f.limit).offset(f.offset)

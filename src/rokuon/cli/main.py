@@ -300,7 +300,8 @@ def calls_reanalyze(
     queued: list[str] = []
     with rt.db.session() as s:
         ids = list(call_ids or []) or list(s.scalars(select(Call.id).where(
-            Call.status.in_([CallStatus.ANALYZED, CallStatus.INDEXED]))))
+            Call.status.in_([CallStatus.ANALYZED, CallStatus.INDEXED]),
+            Call.use_stopped_at.is_(None))))  # stopped calls are out of analytics
         for cid in ids:
             if rerun(s, cid, "analyze"):
                 queued.append(cid)
