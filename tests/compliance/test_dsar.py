@@ -206,3 +206,36 @@ def test_stopped_call_is_out_of_search_and_plays_only_for_legal_purposes(
     with rt.db.session() as s:
         assert get_call(s, CLI, call_id, action="call.play", purpose="legal",
                         require_purpose=True).id == call_id
+
+
+@pytest.mark.slow
+def test_package_audio_transcribed_again_has_customer_words_only(rt_asr, tmp_path: Path
+                                                                  ) -> None:
+    """The evidence the issue asks for: the disclosure audio, run through ASR again,
+    holds the customer's words but none of the third-party names nor the operator."""
+    from tests.conftest import corpus_calls
+
+    rt = rt_asr
+    d = next((p for p in corpus_calls() if p.name == "21_third_party_names"), None)
+    if d is None:
+        pytest.skip("corpus call 21_third_party_names missing")
+    from rokuon.pipeline.executor import run_until_done
+
+    [res] = ingest_files(rt, [d / "stereo.wav"], meta_path=d / "meta.json", actor=CLI)
+    run_until_done(rt, [res.call_id], timeout_s=600)
+    with rt.db.session() as s:
+        rid = dsar.create_request(s, CLI, customer_number="03-5444-1212").id
+    blob, record = package.build(rt, CLI, rid, password=PASSWORD)
+    assert record["included"][0]["call_id"] == res.call_id
+    files = _open(blob)
+    text = files[f"calls/{res.call_id}/transcript.txt"].decode()
+    from rokuon.engine.audio.decode import decode
+
+    audio = decode(io.BytesIO(files[f"calls/{res.call_id}/audio.flac"]))
+    again = rt.asr.transcribe(audio, ["agent", "customer"])
+    heard = "".join(seg.text for seg in again.segments)
+    assert not [seg for seg in again.segments if seg.speaker == "agent"]  # operator muted
+    assert "配送" in heard or "確認" in heard  # the customer's own words are there
+    for name in ("花子", "木村", "鈴木"):
+        assert name not in heard, (name, heard)
+        assert name not in text, (name, text)
