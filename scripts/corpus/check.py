@@ -8,7 +8,9 @@ duration_s; every utterance has energy in its own channel at its start, middle
 and end, and the other channel is silent there (except inside recorded
 overlaps); outside all utterances both channels are silent; turn gaps are
 0.3-1.0 s unless an overlap or a hold is recorded; labels agree with the
-utterances (announced_at, pii_types, fillers); card numbers pass Luhn.
+utterances (announced_at, pii_types, fillers); card numbers pass Luhn, My Numbers
+their check digit; the optional label lists (ng_words, good_words, competitors,
+requests) are said where they should be.
 Exits 1 and lists the problems if any check fails.
 """
 
@@ -26,6 +28,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from luhn import luhn_ok  # noqa: E402
+from mynumber import my_number_ok  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SR = 8000
@@ -35,6 +38,9 @@ TRUTH_KEYS = {"call_id", "title", "duration_s", "sample_rate", "stereo_channels"
               "labels", "utterances"}
 LABEL_KEYS = {"direction", "announced", "announced_at", "consent", "complaint", "abusive",
               "churn", "pii_types", "fillers", "hold_s", "overlaps"}
+# optional per-call lists: NG / GOOD phrases the agent says, competitor names and
+# customer 要望 (each a substring of an utterance tagged competitor / request)
+OPTIONAL_LABEL_KEYS = {"ng_words", "good_words", "competitors", "requests"}
 META_KEYS = {"external_id", "agent", "customer_number", "direction", "started_at", "queue",
              "purposes"}
 CONSENT = {"yes", "no", "refused", "not_asked", "not_answered"}
@@ -67,8 +73,8 @@ def check_call(d: Path) -> list[str]:
     utts = truth["utterances"]
     if set(truth) != TRUTH_KEYS:
         errs.append(f"truth keys {sorted(set(truth) ^ TRUTH_KEYS)}")
-    if set(lab) != LABEL_KEYS:
-        errs.append(f"label keys {sorted(set(lab) ^ LABEL_KEYS)}")
+    if set(lab) - OPTIONAL_LABEL_KEYS != LABEL_KEYS:
+        errs.append(f"label keys {sorted((set(lab) - OPTIONAL_LABEL_KEYS) ^ LABEL_KEYS)}")
     if set(meta) != META_KEYS:
         errs.append(f"meta keys {sorted(set(meta) ^ META_KEYS)}")
     if truth["call_id"] != d.name or meta["direction"] != lab["direction"]:
@@ -126,6 +132,8 @@ def check_call(d: Path) -> list[str]:
         for p in u["pii"]:
             if p["type"] == "card_number" and not luhn_ok(p["value"]):
                 errs.append(f"{tag}: card number fails Luhn")
+            if p["type"] == "my_number" and not my_number_ok(p["value"]):
+                errs.append(f"{tag}: My Number fails its check digit")
             if p["text"] not in u["text"]:
                 errs.append(f"{tag}: pii text {p['text']!r} not in the utterance")
 
@@ -158,6 +166,20 @@ def check_call(d: Path) -> list[str]:
         tagged = sum(1 for u in utts if u["speaker"] == who and "filler" in u["tags"])
         if bool(tagged) != bool(counts):
             errs.append(f"filler tags and counts disagree for {who}")
+    agent_said = [u["text"] for u in utts if u["speaker"] == "agent"]
+    for key in ("ng_words", "good_words"):
+        for word in lab.get(key, []):
+            if not any(word in t for t in agent_said):
+                errs.append(f"{key}: {word!r} is in no agent utterance")
+    if "ng_words" in lab:
+        for u in utts:
+            hit = u["speaker"] == "agent" and any(w in u["text"] for w in lab["ng_words"])
+            if hit != ("ng_word" in u["tags"]):
+                errs.append(f"ng_word tag disagrees with ng_words at {u['start']}")
+    for key, want in (("competitors", "competitor"), ("requests", "request")):
+        for word in lab.get(key, []):
+            if not any(word in u["text"] and want in u["tags"] for u in utts):
+                errs.append(f"{key}: {word!r} is in no utterance tagged {want}")
     return errs
 
 

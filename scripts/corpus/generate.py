@@ -28,6 +28,7 @@ from scipy.signal import resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from luhn import luhn_ok  # noqa: E402
+from mynumber import my_number_ok  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 SR = 8000
@@ -63,11 +64,21 @@ def validate(sc: dict[str, Any]) -> None:
             assert p["text"] in utt["text"], (sc["id"], p)
             if p["type"] == "card_number":
                 assert luhn_ok(p["value"]), (sc["id"], "card number must pass Luhn", p)
+            if p["type"] == "my_number":
+                assert my_number_ok(p["value"]), (sc["id"], "bad My Number check digit", p)
         if "order_number" in utt.get("tags", []):
             digits = re.sub(r"\D", "", utt["text"])
             assert not (13 <= len(digits) <= 19 and luhn_ok(digits)), (
                 sc["id"], "trap number must not look like a valid card", digits)
         assert 0.5 <= utt.get("overlap", 0.5) <= 1.5, (sc["id"], utt)
+    agent_said = " ".join(x["text"] for x in sc["utterances"] if x["speaker"] == "agent")
+    for key in ("ng_words", "good_words"):
+        for word in sc["labels"].get(key, []):
+            assert word in agent_said, (sc["id"], key, word)
+    for key, tag in (("competitors", "competitor"), ("requests", "request")):
+        for word in sc["labels"].get(key, []):
+            assert any(word in x["text"] and tag in x.get("tags", [])
+                       for x in sc["utterances"]), (sc["id"], key, word)
 
 
 def render(sc: dict[str, Any], out: Path, seed: int) -> dict[str, Any]:

@@ -8,10 +8,20 @@ Each utterance: (speaker, text, options). Options:
   by one are written as katakana runs: ゼロキューゼロの、サンヨンゴーロクの…;
 - "tags": what the utterance does (greeting, announcement, consent_yes, …);
   "order_number" marks a number that is not PII (must not pass Luhn);
+  "ng_word" marks an agent utterance with an NG phrase, "third_party_name" one that
+  names a third party (a family member, another staff member);
 - "pii": [{"type", "text", "value"}], text a substring of the utterance's text;
+  my_number values must pass the My Number check digit (mynumber.py);
 - "fillers": {"えーと": 1, …} counted into the call's labels;
 - "overlap": seconds this utterance starts before the previous one ends;
 - "pause_after": silence after the utterance (hold), seconds.
+
+A scenario's "labels" go into truth.json as they are (the generator adds direction,
+announced_at, pii_types, fillers, overlaps, hold_s). Besides the five every call has
+(announced, consent, complaint, abusive, churn) a call may add the optional lists
+"ng_words" / "good_words" (phrases the agent says, each in an agent utterance),
+"competitors" (names in customer utterances tagged competitor) and "requests" (the
+customer's 要望, each inside an utterance tagged request); check.py verifies them.
 """
 
 from __future__ import annotations
@@ -442,6 +452,167 @@ SCENARIOS: list[dict[str, Any]] = [
             u(A, "申し訳ございませんが、延長はできかねます。"),
             u(C, "そうですか。わかりました。ありがとうございます。"),
             u(A, "お電話ありがとうございました。山本が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "20_my_number_bank", "title": "Refund: identity, bank account, branch, My Number",
+        "voices": {A: "jf_alpha", C: "jm_kumo"}, "agent": "佐藤", "direction": "inbound",
+        "queue": "billing", "customer_number": "0425558899", "purposes": ["quality",
+                                                                         "contract"],
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の佐藤でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、大丈夫です。", tags=["consent_yes"]),
+            u(C, "二重に引き落とされた分を、返金してほしいのですが。", tags=["request"]),
+            u(A, "かしこまりました。ご本人確認のため、お名前と生年月日をお願いいたします。",
+              tags=["identity_check"]),
+            u(C, "高橋健太です。生年月日は1979年11月3日です。",
+              say="高橋健太です。生年月日は、せんきゅうひゃくななじゅうきゅうねん、"
+                  "じゅういちがつみっかです。",
+              pii=[{"type": "person_name", "text": "高橋健太", "value": "高橋健太"},
+                   {"type": "birth_date", "text": "1979年11月3日", "value": "1979-11-03"}]),
+            u(A, "返金先の口座をお願いいたします。"),
+            # the bank and branch names are not PII on their own: only the number is labelled
+            u(C, "つばめ銀行の新宿西口支店、口座番号は3804156です。",
+              say="つばめ銀行の新宿西口支店、口座番号は、サンハチゼロヨンイチゴーロクです。",
+              pii=[{"type": "bank_account", "text": "3804156", "value": "3804156"}]),
+            u(A, "続いて、マイナンバーをお願いいたします。"),
+            u(C, "マイナンバーは、4613、8205、7292です。",
+              say="マイナンバーは、ヨンロクイチサン、ハチニーゼロゴー、ナナニーキューニーです。",
+              pii=[{"type": "my_number", "text": "4613、8205、7292",
+                    "value": "461382057292"}]),
+            u(A, "一週間以内に返金いたします。佐藤が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        # DSAR masking: person_name and staff_name here are only third parties (the wife,
+        # another staff member), tagged third_party_name; the customer identifies by birth
+        # date; the agent's own name stays an own_name tag, as in every other call
+        "id": "21_third_party_names", "title": "Customer names his wife and another staff member",
+        "voices": {A: "jf_tebukuro", C: "jm_kumo"}, "agent": "鈴木", "direction": "inbound",
+        "queue": "support", "customer_number": "0354441212", "purposes": ["quality"],
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の鈴木でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、どうぞ。", tags=["consent_yes"]),
+            u(C, "妻の花子が先日お電話した際に、担当の木村さんから、"
+                 "配送先の変更は今週中に終わると聞いたそうなんです。",
+              tags=["third_party_name"],
+              pii=[{"type": "person_name", "text": "花子", "value": "花子"},
+                   {"type": "staff_name", "text": "木村", "value": "木村"}]),
+            u(C, "その後どうなったか、確認していただけますか。", tags=["request"]),
+            u(A, "かしこまりました。ご契約者様の生年月日をお願いいたします。",
+              tags=["identity_check"]),
+            u(C, "1968年2月21日です。",
+              say="せんきゅうひゃくろくじゅうはちねん、にがつにじゅういちにちです。",
+              pii=[{"type": "birth_date", "text": "1968年2月21日", "value": "1968-02-21"}]),
+            u(A, "ありがとうございます。配送先の変更は、昨日完了しております。"),
+            u(C, "そうでしたか。木村さんにもよろしくお伝えください。",
+              tags=["third_party_name"],
+              pii=[{"type": "staff_name", "text": "木村", "value": "木村"}]),
+            u(C, "花子にも伝えておきます。", tags=["third_party_name"],
+              pii=[{"type": "person_name", "text": "花子", "value": "花子"}]),
+            u(A, "お電話ありがとうございました。鈴木が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "22_ng_words_agent", "title": "Agent uses NG phrases; customer mildly dissatisfied",
+        "voices": {A: "jm_kumo", C: "jf_nezumi"}, "agent": "tanaka", "direction": "inbound",
+        "queue": "support", "customer_number": "0296663434", "purposes": ["quality"],
+        # dissatisfaction only (tagged "dissatisfied"), no complaint; the agent never apologises
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False,
+                   "ng_words": ["わかりません", "たぶん", "できません", "知りません", "だから"]},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の田中でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、お願いします。", tags=["consent_yes"]),
+            u(C, "先週注文したインクが、まだ発送されていないようなんですが。",
+              tags=["request"]),
+            u(A, "発送日は、わかりません。倉庫の担当なので。", tags=["ng_word"]),
+            u(C, "そうですか。いつごろ届くか、調べていただけませんか。", tags=["request"]),
+            u(A, "たぶん、来週には届くと思います。", tags=["ng_word"]),
+            u(C, "急いでいるので、今週中に送ってもらうことはできますか。", tags=["request"]),
+            u(A, "それはできません。", tags=["ng_word"]),
+            u(C, "では、倉庫の方に確認してもらえませんか。", tags=["request"]),
+            u(A, "倉庫の連絡先は、知りません。", tags=["ng_word"]),
+            u(C, "さっきから、はっきりしないですね。", tags=["dissatisfied"]),
+            u(A, "だから、発送されたら、メールが届きます。", tags=["ng_word"]),
+            u(C, "はあ、わかりました。メールを待ちます。", tags=["dissatisfied"]),
+            u(A, "お電話ありがとうございました。田中が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "23_polite_apology_good", "title": "Model call: identity check, apology, summary",
+        "voices": {A: "jf_alpha", C: "jf_gongitsune"}, "agent": "yamamoto",
+        "direction": "inbound", "queue": "support", "customer_number": "0783332211",
+        "purposes": ["quality"],
+        # a calm question about a delay (no complaint); every GOOD phrase the agent says
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False,
+                   "good_words": ["ありがとうございます", "かしこまりました", "恐れ入りますが",
+                                  "申し訳ございません"]},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の山本でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、大丈夫です。", tags=["consent_yes"]),
+            u(C, "会員カードが予定より遅れているのですが、いつ届きますか。",
+              tags=["request"]),
+            u(A, "かしこまりました。恐れ入りますが、お名前と生年月日をお願いいたします。",
+              tags=["identity_check"]),
+            u(C, "中村美咲です。1992年7月18日です。",
+              say="中村美咲です。せんきゅうひゃくきゅうじゅうにねん、しちがつじゅうはちにちです。",
+              pii=[{"type": "person_name", "text": "中村美咲", "value": "中村美咲"},
+                   {"type": "birth_date", "text": "1992年7月18日", "value": "1992-07-18"}]),
+            u(A, "ありがとうございます。お届けが遅れており、申し訳ございません。"
+                 "明後日にはお届けできる見込みです。",
+              say="ありがとうございます。お届けが遅れており、申し訳ございません。"
+                  "あさってにはお届けできる見込みです。", tags=["apology"]),
+            u(C, "わかりました。"),
+            u(A, "まとめますと、会員カードは明後日、ご登録のご住所にお届けいたします。",
+              say="まとめますと、会員カードはあさって、ご登録のご住所にお届けいたします。",
+              tags=["summary"]),
+            u(C, "はい、お願いします。"),
+            u(A, "お電話ありがとうございました。山本が承りました。",
+              tags=["closing", "own_name"]),
+        ],
+    },
+    {
+        "id": "24_competitor_request", "title": "Competitor prices, a feature request, no churn",
+        "voices": {A: "jf_tebukuro", C: "jf_nezumi"}, "agent": "鈴木", "direction": "inbound",
+        "queue": "sales", "customer_number": "0457771010", "purposes": ["quality", "contract"],
+        # "requests": the customer's 要望 (feature requests), verbatim; the tag "request"
+        # also marks the customer's other asks, as in every call
+        "labels": {"announced": True, "consent": "yes", "complaint": False, "abusive": False,
+                   "churn": False, "competitors": ["スカイモバイル", "ミドリ通信"],
+                   "requests": ["アプリで明細を見られるようにしてほしい"]},
+        "utterances": [
+            u(A, "お電話ありがとうございます。山田商事の鈴木でございます。",
+              tags=["greeting", "company_name", "own_name"]),
+            u(A, ANNOUNCE, tags=["announcement", "consent_question"]),
+            u(C, "はい、いいですよ。", tags=["consent_yes"]),
+            u(C, "料金プランの相談です。", tags=["request"]),
+            u(C, "スカイモバイルやミドリ通信のほうが、月額料金が安いと聞いたんですが。",
+              tags=["competitor"]),
+            u(A, "家族割を追加すると、月額千円お安くなります。"),
+            u(C, "それなら、乗り換えるつもりはありません。このまま使い続けるので、"
+                 "家族割をお願いします。", tags=["request"]),
+            u(A, "ありがとうございます。家族割の追加を承りました。"),
+            u(C, "あと、要望なんですが、アプリで明細を見られるようにしてほしいです。",
+              tags=["request"]),
+            u(A, "貴重なご意見ありがとうございます。担当部署に申し伝えます。鈴木が承りました。",
               tags=["closing", "own_name"]),
         ],
     },
