@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8420
 
-.PHONY: run test test-sqlite test-postgres setup lint bench eval clean
+.PHONY: run test test-sqlite test-postgres setup lint bench eval eval-analysis clean
 
 $(BIN)/rokuon: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: setup
 
 eval: setup
 	$(BIN)/python scripts/evaluate.py
+	$(BIN)/python scripts/evaluate_analysis.py
+
+eval-analysis: setup
+	$(BIN)/python scripts/evaluate_analysis.py
 
 bench: setup
 	$(BIN)/python scripts/benchmark.py
