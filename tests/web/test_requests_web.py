@@ -77,3 +77,34 @@ def test_checklist_page(signed_in: TestClient) -> None:
     assert pdf.content.startswith(b"%PDF")
     en = signed_in.get("/compliance/report?lang=en")
     assert "Technical measures" in en.text
+
+
+def test_request_pages(signed_in: TestClient, installation, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    _, rt = installation
+    c = signed_in
+    call_id = _call(rt, tmp_path)
+    page = c.get("/requests")
+    assert page.status_code == 200 and "請求の受付" in page.text
+    csrf = c.csrf  # type: ignore[attr-defined]
+    assert c.post("/requests", data={"customer_number": "0311112222"}).status_code == 403
+    r = c.post("/requests", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 422 and "customer number or a name" in r.text
+    r = c.post("/requests", data={"csrf": csrf, "customer_number": "0311112222",
+                                  "name": "<b>山本</b>"}, follow_redirects=False)
+    assert r.status_code == 303
+    detail = c.get(r.headers["location"])
+    assert call_id[:8] in detail.text and "本人確認が未完了です" in detail.text
+    assert "<b>山本</b>" not in detail.text  # escaped
+    rid = r.headers["location"].rsplit("/", 1)[1]
+    r = c.post(f"/requests/{rid}/export", data={"csrf": csrf, "password": PASSWORD})
+    assert r.status_code == 422 and "verify the requester" in r.text
+    c.post(f"/requests/{rid}/verify", data={"csrf": csrf, "method": "免許証"})
+    c.post(f"/requests/{rid}/decide", data={"csrf": csrf, "call_id": call_id,
+                                            "decision": "disclose"})
+    r = c.post(f"/requests/{rid}/export", data={"csrf": csrf, "password": PASSWORD})
+    assert r.status_code == 200
+    link = re.search(r'id="package-link">([^<]+)<', r.text).group(1)
+    assert TestClient(c.app).get(link).headers["content-type"] == "application/zip"
+    assert "開示" in c.get("/requests").text

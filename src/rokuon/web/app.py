@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rokuon.runtime import Runtime
-from rokuon.web import api, requests_api, ui
+from rokuon.web import api, requests_api, requests_ui, ui
 from rokuon.web.audio import MemoryLRU
 from rokuon.web.deps import LoginRequired
 
@@ -117,6 +117,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(api.router)
     app.include_router(requests_api.router)
+    app.include_router(requests_ui.router)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
