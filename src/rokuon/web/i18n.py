@@ -19,7 +19,6 @@ TEXT: dict[str, dict[str, str]] = {
     "due_soon": {"ja": "期限間近・超過", "en": "due or late"},
     "no_requests": {"ja": "請求はありません。", "en": "No requests."},
     "new_request": {"ja": "請求の受付", "en": "New request"},
-    "customer_number": {"ja": "お客様番号・電話番号", "en": "Customer number"},
     "requester_name": {"ja": "請求者の氏名", "en": "Requester's name"},
     "contact": {"ja": "連絡先", "en": "Contact"},
     "request_detail": {"ja": "請求の内容", "en": "What is asked"},
