@@ -25,7 +25,7 @@ from typing import Any
 
 from rokuon.config import load_settings
 from rokuon.engine.asr.metrics import cer
-from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine
+from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine, prompt_for
 from rokuon.engine.audio.decode import decode
 from rokuon.engine.types import Transcript
 
@@ -97,7 +97,7 @@ def main() -> int:
 
     s = load_settings()
     engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
-                                      initial_prompt=s.asr_initial_prompt or None),
+                                      initial_prompt=prompt_for(s.asr_initial_prompt)),
                            s.models_dir)
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     if args.limit:

@@ -193,11 +193,11 @@ def main() -> int:
     engine = None
     if "asr" in sources:
         from rokuon.config import load_settings
-        from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine
+        from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine, prompt_for
 
         s = load_settings()
         engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
-                                          initial_prompt=s.asr_initial_prompt or None),
+                                          initial_prompt=prompt_for(s.asr_initial_prompt)),
                                s.models_dir)
     cfg = load_config()
     report: dict[str, Any] = {}

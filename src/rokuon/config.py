@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     asr_device: str = "cpu"
     asr_compute_type: str = "int8"
     asr_cpu_threads: int = 0
-    # Whisper leaves fillers (えーと, あのー) out unless its prompt shows them; "" = no prompt
+    # Whisper leaves fillers (えーと, あのー) out unless its prompt shows them:
+    # "" = no prompt (best CER), "verbatim" = keep fillers (see docs/evaluation.md), or a text
     asr_initial_prompt: str = ""
     models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
 
@@ -172,6 +173,7 @@ def default_config_toml() -> str:
 asr_model = "packaged"
 asr_language = "ja"          # "auto" = detect per call
 asr_beam_size = 5
+# asr_initial_prompt = "verbatim"  # keep fillers (えーと, あのー) at some cost in accuracy
 
 # analysis_config = ["/etc/rokuon/analysis"]  # your word lists and scorecards (YAML)
 # pci_mode = true   # mask card numbers / security codes, bleep them in the audio

@@ -69,7 +69,7 @@ class Runtime:
     def asr(self) -> WhisperEngine:
         with self._lock:
             if "_asr" not in self.__dict__:
-                from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine
+                from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine, prompt_for
 
                 s = self.settings
                 opts = AsrOptions(
@@ -79,7 +79,7 @@ class Runtime:
                     device=s.asr_device,
                     compute_type=s.asr_compute_type,
                     cpu_threads=s.asr_cpu_threads,
-                    initial_prompt=s.asr_initial_prompt or None,
+                    initial_prompt=prompt_for(s.asr_initial_prompt),
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
             return self.__dict__["_asr"]
