@@ -13,6 +13,7 @@ Usage: python scripts/evaluate_analysis.py [--source truth|asr|both] [--json OUT
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -64,7 +65,30 @@ def truth_segments(truth: dict[str, Any]) -> list[Segment]:
             for u in truth["utterances"]]
 
 
-def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any) -> CallInput:
+def transcribed(d: Path, audio: Any, roles: list[str], engine: Any, cache: Path | None
+                ) -> list[Segment]:
+    """ASR segments of the call (from ``cache`` when a run with the same engine
+    options stored them there: analysis changes are then measured in seconds)."""
+    from rokuon.engine.types import Word
+
+    prompt = hashlib.sha256((engine.options.initial_prompt or "").encode()).hexdigest()[:8]
+    key = f"{d.name}-{engine.options.model}-{engine.options.beam_size}-{prompt}.json"
+    if cache is not None and (cache / key).exists():
+        raw = json.loads((cache / key).read_text(encoding="utf-8"))
+        return [Segment(speaker=r["speaker"], start=r["start"], end=r["end"], text=r["text"],
+                        words=[Word(*w) for w in r["words"]]) for r in raw]
+    segs = engine.transcribe(audio, roles).segments
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / key).write_text(json.dumps([
+            {"speaker": x.speaker, "start": x.start, "end": x.end, "text": x.text,
+             "words": [[w.text, w.start, w.end, w.probability] for w in x.words]}
+            for x in segs], ensure_ascii=False), encoding="utf-8")
+    return segs
+
+
+def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any,
+               cache: Path | None = None) -> CallInput:
     from rokuon.engine.asr.transcribe import in_seconds, speech_chunks
     from rokuon.engine.audio.decode import decode
 
@@ -74,7 +98,7 @@ def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any) -> Call
     per_role = dict(zip(roles, audio.channels, strict=False))
     speech = {r: in_seconds(speech_chunks(a)) for r, a in per_role.items()}
     segs = (truth_segments(truth) if source == "truth"
-            else engine.transcribe(audio, roles).segments)
+            else transcribed(d, audio, roles, engine, cache))
     return CallInput(segments=segs, duration_s=truth["duration_s"], language="ja",
                      direction=truth["labels"].get("direction"), speech=speech,
                      audio=per_role)
@@ -187,6 +211,7 @@ def main() -> int:
     ap.add_argument("--calls", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--errors", action="store_true", help="list every miss and false alarm")
+    ap.add_argument("--cache", type=Path, help="keep ASR transcripts here between runs")
     args = ap.parse_args()
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     sources = ["truth", "asr"] if args.source == "both" else [args.source]
@@ -207,7 +232,7 @@ def main() -> int:
         wall = 0.0
         for d in dirs:
             truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
-            inp = call_input(d, truth, source, engine)
+            inp = call_input(d, truth, source, engine, args.cache)
             t0 = time.perf_counter()
             res = analysis.run_all(inp, cfg)
             wall += time.perf_counter() - t0

@@ -107,3 +107,21 @@ def test_english_scorecard_is_chosen_for_english_calls() -> None:
     assert qa.choose(inp, CFG) == "default_en"
     res = {k: v[1] for k, v in analysis.run_all(inp, CFG).items()}
     assert crit(res, "greeting")["passed"] and crit(res, "self_introduction")["passed"]
+
+
+def test_misheard_phrases_still_count_for_qa_but_not_for_ng_words() -> None:
+    """Whisper base heard お電話ありがとうございます as 「オーテンは、ありがとうございます」
+    (corpus call 02): QA matches phrases by reading too; NG words stay exact."""
+    inp = CallInput(segments=[
+        seg("agent", 0.3, 2.0, "オーテンは、ありがとうございます。"),
+        seg("agent", 3.1, 5.0, "山田小事の鈴木でございます。"),
+        seg("agent", 5.9, 10.4, "金術工場のため、この通話を録音させていただきます。"),
+        seg("agent", 11.0, 13.0, "出来ませ。")], duration_s=14)
+    res = {k: v[1] for k, v in analysis.run_all(inp, CFG).items()}
+    assert crit(res, "greeting")["passed"]
+    assert res["consent"]["announced"] and res["consent"]["purpose_stated"]
+    assert [k for k in res["keywords"] if k["list"] == "ng"] == []  # 「出来ませ」 ≠ できません
+    far = CallInput(segments=[seg("agent", 0, 3, "今日はいい天気ですね、散歩に行きましょう。")],
+                    duration_s=3)
+    res = {k: v[1] for k, v in analysis.run_all(far, CFG).items()}
+    assert not crit(res, "greeting")["passed"] and not res["consent"]["announced"]

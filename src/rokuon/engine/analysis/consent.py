@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, finding
-from rokuon.engine.analysis.patterns import find_all
+from rokuon.engine.analysis.patterns import find_all, find_fuzzy
 from rokuon.engine.types import Segment
 
 VERSION = 1
@@ -17,11 +17,13 @@ VERSION = 1
 def _first(inp: CallInput, speaker: str, phrases: list[str], start: int = 0,
            after_s: float = -1.0, before_s: float = float("inf")
            ) -> tuple[int, Segment, tuple[str, int, int]] | None:
+    """The agent's first utterance with one of the phrases (matched by reading too, so a
+    misheard announcement still counts)."""
     for idx in range(start, len(inp.segments)):
         seg = inp.segments[idx]
         if seg.speaker != speaker or seg.start < after_s or seg.start > before_s:
             continue
-        hits = find_all(seg.text, phrases)
+        hits = find_fuzzy(seg.text, phrases)
         if hits:
             return idx, seg, hits[0]
     return None
@@ -50,7 +52,8 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
                                 phrase=hit[0]))
         near = [i for i in range(max(0, idx - 1), min(len(inp.segments), idx + 2))
                 if inp.segments[i].speaker == "agent"]
-        purpose = any(find_all(inp.segments[i].text, list(c.get("purpose", []))) for i in near)
+        purpose = any(find_fuzzy(inp.segments[i].text, list(c.get("purpose", [])))
+                      for i in near)
         q = _first(inp, "agent", list(c.get("question", [])), start=idx,
                    before_s=seg.end + float(c.get("question_window_s", 12)))
         if q is not None:

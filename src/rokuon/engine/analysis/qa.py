@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, finding
-from rokuon.engine.analysis.patterns import find_all
+from rokuon.engine.analysis.patterns import find_all, find_fuzzy
 from rokuon.engine.analysis.spans import time_span
 
 VERSION = 1
@@ -29,7 +29,8 @@ def _path(prior: dict[str, Any], dotted: str) -> Any:
     return cur
 
 
-def _phrase_hits(inp: CallInput, crit: dict[str, Any]) -> list[dict[str, Any]]:
+def _phrase_hits(inp: CallInput, crit: dict[str, Any], *, fuzzy: bool = False
+                 ) -> list[dict[str, Any]]:
     speaker = crit.get("speaker", "agent")
     within, last = crit.get("within_s"), crit.get("last_s")
     end_t = max((s.end for s in inp.segments), default=0.0)
@@ -41,7 +42,8 @@ def _phrase_hits(inp: CallInput, crit: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         if last is not None and seg.end < end_t - float(last):
             continue
-        for phrase, a, b in find_all(seg.text, list(crit.get("phrases", []))):
+        match = find_fuzzy if fuzzy and crit.get("fuzzy", True) else find_all
+        for phrase, a, b in match(seg.text, list(crit.get("phrases", []))):
             s, e = time_span(seg, a, b)
             out.append(finding(idx, seg, s, e, phrase=phrase))
     return out
@@ -52,7 +54,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
     """(passed — None when not applicable, evidence, detail)."""
     kind = crit.get("type")
     if kind == "phrase_present":
-        hits = _phrase_hits(inp, crit)
+        hits = _phrase_hits(inp, crit, fuzzy=True)
         return bool(hits), hits[:5], f"{len(hits)} found"
     if kind == "phrase_absent":
         hits = _phrase_hits(inp, crit)
@@ -64,7 +66,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
         for idx, seg in enumerate(inp.segments):
             if seg.speaker != "agent" or seg.start > within:
                 continue
-            if find_all(seg.text, list(crit.get("phrases", []))) and (
+            if find_fuzzy(seg.text, list(crit.get("phrases", []))) and (
                     idx in staff or _INTRO.search(seg.text[:200]) or inp.language != "ja"):
                 return True, [finding(idx, seg, seg.start, seg.end)], "introduced"
         return False, [], "no company and own name at the start"
@@ -97,7 +99,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
         if not comp.get("detected"):
             return None, [], "no complaint"
         first = min((e["start"] for e in comp.get("evidence", [])), default=0.0)
-        hits = [h for h in _phrase_hits(inp, {**crit, "speaker": "agent"})
+        hits = [h for h in _phrase_hits(inp, {**crit, "speaker": "agent"}, fuzzy=True)
                 if h["start"] >= first - 1.0]
         return bool(hits), hits[:5], "apologised" if hits else "no apology after the complaint"
     if kind == "sentiment_recovery":
