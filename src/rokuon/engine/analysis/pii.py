@@ -611,7 +611,7 @@ def _dates(idx: int, view: str, ctx: _Context) -> tuple[list[_Item], list[tuple[
             era = m.groupdict().get("era")
             if near == "birth_date" or after.lstrip().startswith(("生まれ", "生")):
                 items.append(_Item("birth_date", [(idx, *m.span())], "rule", 0.9))
-            elif near not in _NUMBER_CTX and _long_ago(m, era):
+            elif _long_ago(m, era):  # whatever was asked before: a date is no number
                 items.append(_Item("birth_date", [(idx, *m.span())], "rule", 0.6))
     covered = _coverage(len(view), spans)
     for rx in (_YEAR_MONTH, _MONTH_YEAR, _SLASH_EXPIRY):
