@@ -100,8 +100,10 @@ def main() -> int:
             henv = {**env, "ROKUON_HOME": str(home)}
             subprocess.run([*rokuon, "init"], env=henv, check=True, capture_output=True)
             t0 = time.perf_counter()
-            subprocess.run([*rokuon, "ingest", str(wav), "--wait"], env=henv, check=True,
-                           capture_output=True)
+            r = subprocess.run([*rokuon, "ingest", str(wav), "--wait"], env=henv,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"ingest --wait failed ({r.returncode}):\n{r.stderr[-3000:]}")
             pipe_t.append(time.perf_counter() - t0)
             print(f"run {i + 1}: bare {bare_t[-1]:.2f} s, pipeline {pipe_t[-1]:.2f} s",
                   flush=True)
