@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rokuon.access.principal import Principal
-from rokuon.cli.output import emit_json, fail
+from rokuon.cli.output import emit_json, fail, option_date
 from rokuon.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -257,17 +256,10 @@ def _filter(since: str | None, until: str | None, agent: str | None, direction: 
             limit: int):  # type: ignore[no-untyped-def]
     from rokuon.calls.service import CallFilter
 
-    def _date(name: str, v: str | None) -> date | None:
-        if v is None:
-            return None
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            fail(f"--{name}: '{v}' is not a date (expected YYYY-MM-DD)")
-
     if direction and direction not in ("inbound", "outbound"):
         fail(f"--direction: '{direction}' must be inbound or outbound")
-    return CallFilter(since=_date("since", since), until=_date("until", until), agent=agent,
+    return CallFilter(since=option_date("since", since), until=option_date("until", until),
+                      agent=agent,
                       direction=direction, limit=limit)
 
 

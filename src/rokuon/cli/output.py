@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Any, NoReturn
 
 import typer
@@ -16,3 +17,13 @@ def emit_json(doc: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     sys.stderr.write("rokuon: " + " ".join(str(message).split()) + "\n")
     raise typer.Exit(code)
+
+
+def option_date(name: str, v: str | None) -> date | None:
+    """A --since/--until style option as a date, or a one-line failure naming it."""
+    if v is None:
+        return None
+    try:
+        return date.fromisoformat(v)
+    except ValueError:
+        fail(f"--{name}: '{v}' is not a date (expected YYYY-MM-DD)")

@@ -4,7 +4,6 @@ provision records (the CLI acts as the local administrator, audited as such)."""
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import typer
 
 from rokuon.access.door import AccessDenied, NotFound
 from rokuon.access.principal import Principal
-from rokuon.cli.output import emit_json, fail
+from rokuon.cli.output import emit_json, fail, option_date
 
 dsar_app = typer.Typer(no_args_is_help=True,
                        help="Data subject requests: disclosure (開示), correction, stop-use, "
@@ -26,15 +25,6 @@ def _runtime():  # type: ignore[no-untyped-def]
     from rokuon.cli.main import _runtime as rt
 
     return rt()
-
-
-def _date(name: str, v: str | None) -> date | None:
-    if v is None:
-        return None
-    try:
-        return date.fromisoformat(v)
-    except ValueError:
-        fail(f"--{name}: '{v}' is not a date (expected YYYY-MM-DD)")
 
 
 def _run(fn: Any) -> Any:  # noqa: ANN401 - maps domain errors to one-line failures
@@ -70,8 +60,8 @@ def create(
         with rt.db.session() as s:
             req = dsar.create_request(
                 s, Principal.cli(), kind=kind, customer_number=customer_number, name=name,
-                contact=contact, detail=detail, date_from=_date("since", since),
-                date_to=_date("until", until), due_days=due_days, tz=rt.settings.timezone)
+                contact=contact, detail=detail, date_from=option_date("since", since),
+                date_to=option_date("until", until), due_days=due_days, tz=rt.settings.timezone)
             return dsar.describe(s, req)
 
     doc = _run(go)
