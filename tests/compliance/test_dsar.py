@@ -239,3 +239,25 @@ def test_package_audio_transcribed_again_has_customer_words_only(rt_asr, tmp_pat
     for name in ("花子", "木村", "鈴木"):
         assert name not in heard, (name, heard)
         assert name not in text, (name, text)
+
+
+def test_erasure_request_shreds_and_records_hold_refusals(rt, tmp_path: Path) -> None:
+    from rokuon.compliance.holds import add_hold
+
+    a, b = _call(rt, tmp_path, 11), _call(rt, tmp_path, 12)
+    with rt.db.session() as s:
+        add_hold(s, CLI, reason="係争中", call_id=b)
+        rid = dsar.create_request(s, CLI, kind="erasure", customer_number="0312345678").id
+        dsar.record_fee(s, CLI, rid, 0)
+    res = dsar.erase_request(rt, CLI, rid)
+    assert res == {"erased": [a], "refused": [b]}
+    with rt.db.session() as s:
+        assert s.get(Call, a) is None and s.get(Call, b) is not None
+        doc = dsar.describe(s, dsar._get(s, rid))
+    assert doc["status"] == "closed" and "legal hold" in doc["outcome"]
+    kept = next(d for d in doc["decisions"] if d["call_id"] == b)
+    assert kept["decision"] == "refuse" and "legal hold" in kept["reason"]
+    with rt.db.session() as s:
+        other = dsar.create_request(s, CLI, name="x").id
+    with pytest.raises(dsar.RequestError, match="not an erasure"):
+        dsar.erase_request(rt, CLI, other)

@@ -208,6 +208,36 @@ def export(
                    f"sha256 {record['sha256'][:16]}…")
 
 
+@dsar_app.command("fee")
+def fee(request_id: str, yen: Annotated[int, typer.Option(help="Fee received (円).")]) -> None:
+    """Record the fee paid for a disclosure (APPI art. 38)."""
+    from rokuon.compliance import dsar
+
+    rt = _runtime()
+
+    def go() -> None:
+        with rt.db.session() as s:
+            dsar.record_fee(s, Principal.cli(), request_id, yen)
+
+    _run(go)
+    typer.echo(f"request {request_id}: fee {yen} yen recorded")
+
+
+@dsar_app.command("erase")
+def erase(request_id: str, json_: JsonOpt = False) -> None:
+    """Carry out an erasure request: crypto-shred the located calls; calls under legal
+    hold are kept and the refusal recorded. Closes the request."""
+    from rokuon.compliance import dsar
+
+    rt = _runtime()
+    res = _run(lambda: dsar.erase_request(rt, Principal.cli(), request_id))
+    if json_:
+        emit_json({"request_id": request_id, **res})
+    else:
+        typer.echo(f"request {request_id}: {len(res['erased'])} erased, "
+                   f"{len(res['refused'])} kept (legal hold)")
+
+
 @dsar_app.command("close")
 def close(request_id: str,
           outcome: Annotated[str, typer.Option(help="What was done (or refused, and why).")]

@@ -233,3 +233,37 @@ def describe(session: Session, req: DataRequest) -> dict[str, Any]:
                        "ground": REFUSAL_GROUNDS.get(i.reason or ""),
                        "decided_by": i.decided_by} for i in calls_of(session, req.id)],
     }
+
+
+def erase_request(rt: Any, principal: Principal, request_id: str) -> dict[str, list[str]]:
+    """Carry out an erasure request: crypto-shred every located call, except those a
+    legal hold (or other refusal) keeps — for them the refusal and its reason are
+    recorded as the decision. The request is closed with the outcome."""
+    from rokuon.calls.erase import EraseRefused, erase_call
+
+    _guard(principal)
+    with rt.db.session() as s:
+        req = _get(s, request_id)
+        if req.kind != "erasure":
+            raise RequestError(f"request {request_id} is a {req.kind} request, not an erasure")
+        ids = [i.call_id for i in calls_of(s, request_id) if i.decision in ("pending",
+                                                                             "disclose")]
+    erased: list[str] = []
+    refused: dict[str, str] = {}
+    for cid in ids:
+        try:
+            erase_call(rt, principal, cid, reason=f"erasure request {request_id}")
+            erased.append(cid)
+        except EraseRefused as exc:
+            refused[cid] = str(exc)
+    with rt.db.session() as s:
+        for item in calls_of(s, request_id):
+            if item.call_id in erased:
+                item.decision, item.reason = "disclose", "erased"
+            elif item.call_id in refused:
+                item.decision, item.reason = "refuse", refused[item.call_id][:500]
+            item.decided_by, item.decided_at = principal.name, utcnow()
+        outcome = f"erased {len(erased)} call(s)" + (
+            f"; kept {len(refused)}: " + "; ".join(refused.values()) if refused else "")
+        close(s, principal, request_id, outcome[:2000])
+    return {"erased": erased, "refused": sorted(refused)}
