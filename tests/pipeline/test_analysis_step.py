@@ -128,3 +128,11 @@ def test_pci_card_number_never_stored_in_the_clear(rt_asr) -> None:
 
     with rt.db.session() as s:
         assert search(s, CLI, "4539", CallFilter(), "Asia/Tokyo") == []
+
+
+def test_non_finite_numbers_are_stored_as_null() -> None:
+    from rokuon.pipeline.steps import json_safe
+
+    assert json_safe({"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}],
+                      "d": "x", "e": 2}) == {"a": None, "b": [1.5, None, {"c": None}],
+                                             "d": "x", "e": 2}

@@ -300,7 +300,7 @@ def test_missing_failed_and_malformed_payloads_never_break_the_page(
         "agitation": {"available": True, "customer": {"level": "angry", "episodes": [
             {"start": 3.2, "end": 4.0, "segment": 1, "level": "angry", "score": 0.9}]}},
         "metrics": {"parties": [], "hold": "x", "silence": {"stretches": [{"start": "y"}]},
-                    "talk_ratio": float("inf")},
+                    "talk_ratio": 1e308},
         "churn": [],
         # "complaint" is missing altogether
     }

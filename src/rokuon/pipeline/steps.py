@@ -6,7 +6,9 @@ effects (one transcript, one analysis row per version) happen exactly once."""
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -131,6 +133,18 @@ def _record_diarized_parties(s: Session, call_id: str, segments: list[EngineSegm
         s.add(Party(call_id=call_id, role=role, channel=None))
 
 
+def json_safe(value: Any) -> Any:
+    """NaN and ±Infinity (which PostgreSQL's JSON rejects and which mean "no value"
+    here) become None, everywhere in a result."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
     with rt.db.session() as s:
         call = _load_call(s, job.call_id)
@@ -150,6 +164,7 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
         if not jobs.still_owned(s, job, worker):
             raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
         for name, (version, payload) in results.items():
+            payload = json_safe(payload)
             existing = s.scalars(select(AnalysisResult).where(
                 AnalysisResult.call_id == job.call_id, AnalysisResult.analyzer == name,
                 AnalysisResult.version == version)).first()
