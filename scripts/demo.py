@@ -40,7 +40,12 @@ def main() -> int:
             fh.write(json.dumps({"email": res.admin_email, "password": res.admin_password}))
     rt = open_runtime(load_settings())
 
+    # a tour of the analytics first: polite call, カスハラ, card payment (PCI bleep),
+    # third-party names (disclosure masking); then the rest of the corpus in order
+    showcase = ["01_billing_inquiry", "04_abusive_complaint", "07_card_payment",
+                "21_third_party_names"]
     demo = sorted(p for p in DEMO_CALLS.glob("*") if (p / "stereo.wav").exists())
+    demo.sort(key=lambda p: (p.name not in showcase, p.name))
     for d in demo[: args.calls]:
         meta = parse_metadata((d / "meta.json").read_bytes(), source=str(d / "meta.json")) \
             if (d / "meta.json").exists() else None
