@@ -248,8 +248,9 @@ def calls_list(
         emit_json({"calls": rows})
         return
     for r in rows:
+        qa = "-" if r.get("qa_score") is None else f"QA {r['qa_score']:.0f}"
         typer.echo(f"{r['call_id']}  {r['started_at'] or '-':25}  {r['duration_s']:7.1f}s  "
-                   f"{r['agent'] or '-':12}  {r['status']}")
+                   f"{r['agent'] or '-':12}  {r['status']:10}  {qa}")
 
 
 def _filter(since: str | None, until: str | None, agent: str | None, direction: str | None,
