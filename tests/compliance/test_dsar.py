@@ -117,7 +117,7 @@ def test_refusal_needs_a_ground_and_is_explained(rt, tmp_path: Path) -> None:
         with pytest.raises(dsar.RequestError, match="ground"):
             dsar.decide(s, CLI, rid, "refuse", call_id=b)
         dsar.decide(s, CLI, rid, "refuse", call_id=b, reason="business")
-    blob, record = package.build(rt, CLI, rid, password=PASSWORD)
+    blob, record = package.build(rt, CLI, rid, password=PASSWORD, require_identity=False)
     assert [i["call_id"] for i in record["included"]] == [a]
     assert record["refused"] == [{"call_id": b, "reason": "business"}]
     files = _open(blob)
@@ -131,7 +131,7 @@ def test_expiring_download_link(rt, tmp_path: Path) -> None:
     _call(rt, tmp_path, 7)
     with rt.db.session() as s:
         rid = dsar.create_request(s, CLI, customer_number="0312345678").id
-    blob, _ = package.build(rt, CLI, rid, password=PASSWORD)
+    blob, _ = package.build(rt, CLI, rid, password=PASSWORD, require_identity=False)
     token, _ = package.publish(rt, CLI, rid, blob, valid_days=7)
     assert package.fetch_published(rt, token) == blob
     with pytest.raises(package.PackageError, match="expired"):
@@ -225,7 +225,7 @@ def test_package_audio_transcribed_again_has_customer_words_only(rt_asr, tmp_pat
     run_until_done(rt, [res.call_id], timeout_s=600)
     with rt.db.session() as s:
         rid = dsar.create_request(s, CLI, customer_number="03-5444-1212").id
-    blob, record = package.build(rt, CLI, rid, password=PASSWORD)
+    blob, record = package.build(rt, CLI, rid, password=PASSWORD, require_identity=False)
     assert record["included"][0]["call_id"] == res.call_id
     files = _open(blob)
     text = files[f"calls/{res.call_id}/transcript.txt"].decode()

@@ -178,7 +178,8 @@ def export(
         fail(f"{out}: already exists; not overwritten")
     rt = _runtime()
     blob, record = _run(lambda: package.build(rt, Principal.cli(), request_id,
-                                              password=password, agent_voice=agent_voice))
+                                              password=password, agent_voice=agent_voice,
+                                              require_identity=False))
     tmp = out.with_name(f".{out.name}.partial")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -70,12 +70,6 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def _aware(dt: datetime) -> datetime:
-    from datetime import UTC
-
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def attest(session: Session, principal: Principal, item: str, note: str) -> None:
     if principal.role not in ("admin", "compliance"):
         raise ChecklistError("only an admin or a compliance officer records attestations")
@@ -116,7 +110,7 @@ def _proven(rt: Runtime, s: Session, now: datetime) -> list[dict[str, Any]]:
         "Card numbers and security codes are masked (PCI mode)", rt.settings.pci_mode,
         "pci_mode = " + str(rt.settings.pci_mode).lower())
     b = _last(s, "backup.verify")
-    fresh = b is not None and now - _aware(b.at) <= BACKUP_MAX_AGE
+    fresh = b is not None and now - b.at <= BACKUP_MAX_AGE
     add("backup_verified", "バックアップを取得し、検証している", "Backups are made and verified",
         fresh, f"last verified backup: {b.object_id} by {b.actor}" if b else
         "no verified backup recorded (rokuon backup create + verify)", b.at if b else None)
@@ -124,7 +118,7 @@ def _proven(rt: Runtime, s: Session, now: datetime) -> list[dict[str, Any]]:
     max_age = timedelta(hours=rt.settings.retention_interval_h * 2)
     add("retention_runs", "保存期間を過ぎた録音を自動削除している",
         "Recordings past their retention period are deleted automatically",
-        r is not None and now - _aware(r.at) <= max_age,
+        r is not None and now - r.at <= max_age,
         f"last run by {r.actor}: {r.detail}" if r else "retention has never run",
         r.at if r else None)
     from rokuon.compliance.dsar import overdue

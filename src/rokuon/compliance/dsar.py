@@ -108,12 +108,13 @@ def create_request(session: Session, principal: Principal, *, kind: str = "discl
                       due_at=now + timedelta(days=due_days), created_by=principal.name)
     session.add(req)
     session.flush()
-    for cid in locate_calls(session, customer_number=customer_number, name=name,
-                            date_from=dfrom, date_to=dto):
+    located = locate_calls(session, customer_number=customer_number, name=name,
+                           date_from=dfrom, date_to=dto)
+    for cid in located:
         session.add(DataRequestCall(request_id=req.id, call_id=cid))
     session.flush()
     audit.record(session, principal, "request.create", object_type="request", object_id=req.id,
-                 detail={"kind": kind, "calls": len(calls_of(session, req.id))})
+                 detail={"kind": kind, "calls": len(located)})
     return req
 
 
@@ -222,16 +223,17 @@ def close(session: Session, principal: Principal, request_id: str, outcome: str)
 
 
 def describe(session: Session, req: DataRequest) -> dict[str, Any]:
+    items = calls_of(session, req.id)
     return {
         "request_id": req.id, "kind": req.kind, "status": req.status,
         "customer_number": req.customer_number, "customer_name": req.customer_name,
         "contact": req.contact, "detail": req.detail,
         "received_at": req.received_at.isoformat(), "due_at": req.due_at.isoformat(),
         "identity": req.identity, "fee_yen": req.fee_yen, "outcome": req.outcome,
-        "calls": [i.call_id for i in calls_of(session, req.id)],
+        "calls": [i.call_id for i in items],
         "decisions": [{"call_id": i.call_id, "decision": i.decision, "reason": i.reason,
                        "ground": REFUSAL_GROUNDS.get(i.reason or ""),
-                       "decided_by": i.decided_by} for i in calls_of(session, req.id)],
+                       "decided_by": i.decided_by} for i in items],
     }
 
 

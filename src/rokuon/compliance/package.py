@@ -74,13 +74,15 @@ def third_party_findings(doc: dict[str, Any], requester: str | None) -> list[dic
 
 def mask_transcript(segments: list[dict[str, Any]], findings: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]:
-    texts = [list(s["text"]) for s in segments]
-    for f in findings:
-        for idx, a, b in f.get("chars") or []:
-            if 0 <= idx < len(texts):
-                for i in range(max(0, a), min(b, len(texts[idx]))):
-                    texts[idx][i] = "＊"
-    return [{**s, "text": "".join(t)} for s, t in zip(segments, texts, strict=True)]
+    """The call document's segments with the findings' characters masked — by the PII
+    detector's own masking (the same ＊ as PCI mode)."""
+    from rokuon.engine.analysis.pii import mask_segments
+    from rokuon.engine.types import Segment
+
+    engine = [Segment(speaker=s["speaker"], start=s["start"], end=s["end"], text=s["text"])
+              for s in segments]
+    masked = mask_segments(engine, findings, {f["type"] for f in findings})
+    return [{**s, "text": m.text} for s, m in zip(segments, masked, strict=True)]
 
 
 def masked_audio(data: bytes, doc: dict[str, Any], findings: list[dict[str, Any]],
@@ -164,8 +166,11 @@ def cover_letter_pdf(req: DataRequest, included: list[dict[str, Any]],
 
 
 def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
-          agent_voice: str = "mute") -> tuple[bytes, dict[str, Any]]:
-    """(encrypted ZIP bytes, handling record)."""
+          agent_voice: str = "mute", require_identity: bool = True
+          ) -> tuple[bytes, dict[str, Any]]:
+    """(encrypted ZIP bytes, handling record). The requester's identity must have been
+    verified first unless ``require_identity`` is False (the local administrator's CLI,
+    which warns; the handling record says ``identity_verified: false``)."""
     dsar._guard(principal)
     if agent_voice not in ("mute", "keep"):
         raise PackageError("agent voice must be 'mute' or 'keep'")
@@ -177,6 +182,8 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
     refused: list[dict[str, Any]] = []
     with rt.db.session() as s:
         req = dsar._get(s, request_id)
+        if require_identity and not req.identity:
+            raise PackageError("verify the requester's identity before exporting")
         if req.kind != "disclosure":
             raise PackageError(f"request {request_id} is a {req.kind} request, not a disclosure")
         pending = [i.call_id for i in dsar.calls_of(s, request_id) if i.decision == "pending"]

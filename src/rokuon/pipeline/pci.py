@@ -20,7 +20,6 @@ from rokuon.runtime import Runtime
 from rokuon.store.blobs import StoredBlob
 from rokuon.store.models import Call
 
-DEFAULT_PCI_TYPES = ("card_number", "card_cvv")
 BLEEP_PAD_S = 0.3  # word timestamps are approximate: bleep a little around them
 
 
@@ -33,7 +32,9 @@ class Redaction:
 
 
 def pci_types(cfg: dict[str, Any]) -> set[str]:
-    return set((cfg.get("pii") or {}).get("pci_types") or DEFAULT_PCI_TYPES)
+    from rokuon.engine.analysis.pii import PCI_TYPES
+
+    return set((cfg.get("pii") or {}).get("pci_types") or PCI_TYPES)
 
 
 def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment],

@@ -129,10 +129,6 @@ def export(request_id: str, body: Export, request: Request, auth: Auth = Depends
     require_scope(auth, "requests:write")
     check_csrf(auth, request.headers.get("x-csrf-token"))
     try:
-        with rt.db.session() as s:
-            dsar._guard(auth.principal)
-            if not dsar._get(s, request_id).identity:
-                raise dsar.RequestError("verify the requester's identity before exporting")
         blob, record = package.build(rt, auth.principal, request_id, password=body.password,
                                      agent_voice=body.agent_voice)
         token, exp = package.publish(rt, auth.principal, request_id, blob,

@@ -120,9 +120,6 @@ def request_export(request_id: str, request: Request, csrf: str = Form(""),
     _guard(auth)
     error = link = None
     try:
-        with rt.db.session() as s:
-            if not dsar._get(s, request_id).identity:
-                raise dsar.RequestError("verify the requester's identity before exporting")
         blob, _ = package.build(rt, auth.principal, request_id, password=password,
                                 agent_voice=agent_voice)
         token, _ = package.publish(rt, auth.principal, request_id, blob)
