@@ -9,16 +9,11 @@ from typing import Annotated
 import typer
 
 from rokuon.access.principal import Principal
+from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.output import emit_json, fail
 
 compliance_app = typer.Typer(no_args_is_help=True,
                              help="Security checklist report (APPI safeguards).")
-
-
-def _runtime():  # type: ignore[no-untyped-def]
-    from rokuon.cli.main import _runtime as rt
-
-    return rt()
 
 
 @compliance_app.command("report")

@@ -11,8 +11,12 @@ from typing import Annotated
 import typer
 
 from rokuon.access.principal import Principal
+from rokuon.cli.compliance import compliance_app
+from rokuon.cli.context import cli_runtime as _runtime
+from rokuon.cli.context import cli_settings as _settings
 from rokuon.cli.output import emit_json, fail, option_date
-from rokuon.config import ConfigError, Settings, load_settings
+from rokuon.cli.requests import dsar_app, provision_app
+from rokuon.config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="rokuon (録音): self-hosted call recording and conversation intelligence.")
@@ -40,13 +44,6 @@ AgentOpt = Annotated[str | None, typer.Option(help="Only this agent's calls.")]
 DirectionOpt = Annotated[str | None, typer.Option(help="inbound or outbound.")]
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        fail(str(exc))
-
-
 _PROCESS = {"real": False}
 
 
@@ -72,15 +69,6 @@ def _leave_after_engines(rt, code: int = 0) -> None:  # type: ignore[no-untyped-
     sys.stderr.flush()
     rt.close()
     os._exit(code)
-
-
-def _runtime():  # type: ignore[no-untyped-def]
-    from rokuon.install import open_runtime
-
-    try:
-        return open_runtime(_settings())
-    except ConfigError as exc:
-        fail(str(exc))
 
 
 @app.callback()
@@ -699,9 +687,6 @@ def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")
     emit_json(res) if json_ else typer.echo(
         f"restored {res['calls']} call(s); {len(res['reshredded'])} erased again")
 
-
-from rokuon.cli.compliance import compliance_app  # noqa: E402 - needs the helpers above
-from rokuon.cli.requests import dsar_app, provision_app  # noqa: E402
 
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(dsar_app, name="dsar")

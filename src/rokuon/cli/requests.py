@@ -11,6 +11,7 @@ import typer
 
 from rokuon.access.door import AccessDenied, NotFound
 from rokuon.access.principal import Principal
+from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.output import emit_json, fail, option_date
 
 dsar_app = typer.Typer(no_args_is_help=True,
@@ -19,12 +20,6 @@ dsar_app = typer.Typer(no_args_is_help=True,
 provision_app = typer.Typer(no_args_is_help=True,
                             help="Records of personal data provided to third parties.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-
-def _runtime():  # type: ignore[no-untyped-def]
-    from rokuon.cli.main import _runtime as rt
-
-    return rt()
 
 
 def _run(fn: Any) -> Any:  # noqa: ANN401 - maps domain errors to one-line failures
