@@ -7,6 +7,7 @@ are not thread-safe, so each thread gets its own.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,8 @@ _local = threading.local()
 
 # small kana that merge with the previous kana into one mora
 _SMALL = set("ァィゥェォャュョヮぁぃぅぇぉゃゅょゎ")
+# kana, CJK ideographs (incl. extension A and compatibility), half-width katakana
+_JAPANESE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 MAX_CHARS = 8_000  # slices of this size stay under Sudachi's 49 kB input limit (3 B/char)
 
 
@@ -30,6 +33,11 @@ class Token:
     @property
     def is_symbol(self) -> bool:
         return self.pos[0] in ("補助記号", "空白", "記号")
+
+
+def has_japanese(text: str) -> bool:
+    """Whether the text has any Japanese character (so Japanese rules apply to it)."""
+    return _JAPANESE_CHAR.search(text) is not None
 
 
 def _tokenizer():  # noqa: ANN202 - sudachipy types are not exported

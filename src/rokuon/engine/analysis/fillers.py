@@ -16,7 +16,7 @@ from typing import Any
 from rokuon.engine.analysis.context import CallInput
 from rokuon.engine.analysis.spans import time_span
 from rokuon.engine.types import Segment
-from rokuon.text.japanese import Token, tokens
+from rokuon.text.japanese import Token, has_japanese, tokens
 from rokuon.text.normalize import normalize
 
 VERSION = 1
@@ -70,13 +70,9 @@ def _en_hits(text: str, words: list[str]) -> list[tuple[str, int, int]]:
     return sorted(hits, key=lambda h: h[1])
 
 
-def is_japanese(text: str) -> bool:
-    return any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in text)
-
-
 def hits_in(seg: Segment, cfg: dict[str, Any]) -> list[tuple[str, int, int]]:
     c = cfg.get("fillers", {})
-    if is_japanese(seg.text):
+    if has_japanese(seg.text):
         words = {canonical(w) for w in c.get("ja", [])}
         return _ja_hits(seg.text, words, {canonical(w) for w in c.get("ja_standalone_only", [])})
     return _en_hits(seg.text, [w.casefold() for w in c.get("en", [])])

@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from rokuon.engine.analysis.context import CallInput
+from rokuon.text.japanese import has_japanese
 from rokuon.text.normalize import lexical_units, normalize
 
 VERSION = 1
@@ -47,7 +48,6 @@ DEFAULTS_FILE = Path(__file__).with_name("defaults") / "sentiment.yaml"
 
 Unit = tuple[str, int, int]  # (form, start char, end char)
 
-_JA_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _LATIN = re.compile(r"[A-Za-z]")
 _EN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _GAP = "…"
@@ -402,7 +402,7 @@ def score_utterance(text: str, cfg: dict[str, Any] | None, speaker: str | None =
     """Score, cues, number of lexical units and whether the text was Japanese."""
     text = (text or "")[:MAX_TEXT_CHARS]
     ja, en = lexicons(cfg)
-    if _JA_CHAR.search(text):
+    if has_japanese(text):
         units = lexical_units(text)
         score, cues = _score_units(text, units, ja, speaker)
         return Scored(score, cues, len(units), True)
