@@ -136,3 +136,26 @@ def test_non_finite_numbers_are_stored_as_null() -> None:
     assert json_safe({"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}],
                       "d": "x", "e": 2}) == {"a": None, "b": [1.5, None, {"c": None}],
                                              "d": "x", "e": 2}
+
+
+def test_stored_voice_activity_is_reused_not_computed_again(
+        rt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import update
+
+    from rokuon.engine.asr import transcribe as asr
+    from rokuon.store.models import Transcript
+
+    call_id = _call_with_transcript(rt, tmp_path, LINES)
+    with rt.db.session() as s:
+        s.execute(update(Transcript).where(Transcript.call_id == call_id).values(
+            speech={"agent": [[0.5, 9.0], [14.5, 18.0]], "customer": [[9.5, 14.0]]}))
+        assert rerun(s, call_id, "analyze")
+
+    def no_vad(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("VAD computed again")
+
+    monkeypatch.setattr(asr, "speech_chunks", no_vad)
+    run_until_done(rt, [call_id], timeout_s=60)
+    with rt.db.session() as s:
+        m = show_call(s, CLI, call_id, "Asia/Tokyo")["analysis"]["metrics"]
+    assert m["source"] == "vad" and m["agent_talk_s"] == 12.0 and m["customer_talk_s"] == 4.5

@@ -73,3 +73,5 @@ class Transcript:
     diarization: dict | None = None
     # hallucination guard: what was dropped and why
     dropped: list[dict] = field(default_factory=list)
+    # stereo: each role's voice activity (seconds) as the VAD found it, for talk metrics
+    speech: dict[str, list[tuple[float, float]]] | None = None

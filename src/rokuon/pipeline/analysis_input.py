@@ -13,8 +13,10 @@ from rokuon.store.keys import WrappedKey
 from rokuon.store.models import Call
 
 
-def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | None
-          ) -> CallInput:
+def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | None,
+          speech: dict[str, list[list[float]]] | None = None) -> CallInput:
+    """``speech``: the voice activity the transcription stored (stereo); computed again
+    only for transcripts stored without it."""
     inp = CallInput(segments=segments, duration_s=call.duration_s, language=language or "ja",
                     direction=call.direction)
     if not rt.settings.analysis_audio or call.wrapped_key is None:
@@ -35,7 +37,10 @@ def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | N
     if len(audio.channels) > 1 and by_channel:
         inp.audio = {by_channel[i]: ch for i, ch in enumerate(audio.channels)
                      if i in by_channel}
-        inp.speech = {role: in_seconds(speech_chunks(ch)) for role, ch in inp.audio.items()}
+        if speech and set(inp.audio) <= set(speech):
+            inp.speech = {role: [(s, e) for s, e in speech[role]] for role in inp.audio}
+        else:
+            inp.speech = {role: in_seconds(speech_chunks(ch)) for role, ch in inp.audio.items()}
     else:
         inp.audio = {"mixed": audio.channels[0]}
     return inp

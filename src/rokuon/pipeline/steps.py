@@ -109,6 +109,9 @@ def _store_transcript(rt: Runtime, job: PipelineJob, worker: str, result: Engine
             model=result.model, language=result.language, diarization=result.diarization,
             dropped=result.dropped, job_id=job.id,
             redactions=redaction.findings if redaction is not None else None,
+            speech=None if result.speech is None else {
+                role: [[round(s, 3), round(e, 3)] for s, e in spans]
+                for role, spans in result.speech.items()},
         )
         s.add(tr)
         s.flush()
@@ -153,7 +156,8 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
             raise PermanentStepError("no transcript to analyze")
         segments = engine_segments(s, tr.id)
         tr_id, known_pii = tr.id, list(tr.redactions or [])
-        inp = analysis_input.build(rt, call, segments, language=tr.language)
+        inp = analysis_input.build(rt, call, segments, language=tr.language,
+                                   speech=tr.speech)
     results = analysis.run_all(inp, rt.analysis_config)
     del inp
     if known_pii and "pii" in results:  # PCI findings masked before storage stay listed

@@ -145,6 +145,8 @@ class Transcript(Base):
     dropped: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # PCI findings masked before the transcript was stored (types and times, no values)
     redactions: Mapped[list[Any] | None] = mapped_column(JSON)
+    # stereo: voice activity per role, {role: [[start, end], …]} (reused by the analysis)
+    speech: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     job_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -154,10 +154,13 @@ class WhisperEngine:
         dropped: list[dict] = []
         languages: list[str] = []
         diarization = None
+        speech: dict[str, list[tuple[float, float]]] | None = None
         if len(audio.channels) > 1:
+            speech = {}
             for ch, samples in enumerate(audio.channels):
                 role = roles[ch] if ch < len(roles) else f"speaker_{ch}"
                 res = self.transcribe_channel(samples)
+                speech[role] = list(res.speech)
                 kept, why = guard(res.segments, res.speech)
                 segments += to_engine(kept, role, ch)
                 dropped += [{**d, "speaker": role} for d in why]
@@ -173,4 +176,5 @@ class WhisperEngine:
         return Transcript(segments=segments,
                           language=languages[0] if languages else (self._language() or ""),
                           duration_s=audio.duration_s, engine=self.name,
-                          model=self.options.model, diarization=diarization, dropped=dropped)
+                          model=self.options.model, diarization=diarization, dropped=dropped,
+                          speech=speech)
