@@ -4,10 +4,12 @@ provision records (the CLI acts as the local administrator, audited as such)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.orm import Session
 
 from rokuon.access.door import AccessDenied, NotFound
 from rokuon.access.principal import Principal
@@ -19,6 +21,7 @@ dsar_app = typer.Typer(no_args_is_help=True,
                             "erasure.")
 provision_app = typer.Typer(no_args_is_help=True,
                             help="Records of personal data provided to third parties.")
+T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -30,6 +33,16 @@ def _run(fn: Any) -> Any:  # noqa: ANN401 - maps domain errors to one-line failu
         return fn()
     except (RequestError, PackageError, AccessDenied, NotFound) as exc:
         fail(str(exc))
+
+
+def _in_session(rt, fn: Callable[[Session], T]) -> T:  # type: ignore[no-untyped-def]
+    """``fn`` in one database transaction; a domain error is a one-line failure."""
+
+    def go() -> T:
+        with rt.db.session() as s:
+            return fn(s)
+
+    return _run(go)
 
 
 @dsar_app.command("create")
@@ -51,15 +64,14 @@ def create(
 
     rt = _runtime()
 
-    def go() -> dict[str, Any]:
-        with rt.db.session() as s:
-            req = dsar.create_request(
-                s, Principal.cli(), kind=kind, customer_number=customer_number, name=name,
-                contact=contact, detail=detail, date_from=option_date("since", since),
-                date_to=option_date("until", until), due_days=due_days, tz=rt.settings.timezone)
-            return dsar.describe(s, req)
+    def go(s: Session) -> dict[str, Any]:
+        req = dsar.create_request(
+            s, Principal.cli(), kind=kind, customer_number=customer_number, name=name,
+            contact=contact, detail=detail, date_from=option_date("since", since),
+            date_to=option_date("until", until), due_days=due_days, tz=rt.settings.timezone)
+        return dsar.describe(s, req)
 
-    doc = _run(go)
+    doc = _in_session(rt, go)
     if json_:
         emit_json(doc)
     else:
@@ -74,12 +86,11 @@ def show(request_id: str, json_: JsonOpt = False) -> None:
 
     rt = _runtime()
 
-    def go() -> dict[str, Any]:
-        with rt.db.session() as s:
-            dsar._guard(Principal.cli())
-            return dsar.describe(s, dsar._get(s, request_id))
+    def go(s: Session) -> dict[str, Any]:
+        dsar._guard(Principal.cli())
+        return dsar.describe(s, dsar._get(s, request_id))
 
-    doc = _run(go)
+    doc = _in_session(rt, go)
     if json_:
         emit_json(doc)
         return
@@ -120,11 +131,10 @@ def verify(request_id: str,
 
     rt = _runtime()
 
-    def go() -> None:
-        with rt.db.session() as s:
-            dsar.verify_identity(s, Principal.cli(), request_id, method=method, note=note)
+    def go(s: Session) -> None:
+        dsar.verify_identity(s, Principal.cli(), request_id, method=method, note=note)
 
-    _run(go)
+    _in_session(rt, go)
     typer.echo(f"request {request_id}: identity verified ({method})")
 
 
@@ -141,12 +151,11 @@ def decide(request_id: str,
 
     rt = _runtime()
 
-    def go() -> int:
-        with rt.db.session() as s:
-            return len(dsar.decide(s, Principal.cli(), request_id, decision, call_id=call,
-                                   reason=ground))
+    def go(s: Session) -> int:
+        return len(dsar.decide(s, Principal.cli(), request_id, decision, call_id=call,
+                               reason=ground))
 
-    n = _run(go)
+    n = _in_session(rt, go)
     typer.echo(f"request {request_id}: {decision} for {n} call(s)")
 
 
@@ -211,11 +220,10 @@ def fee(request_id: str, yen: Annotated[int, typer.Option(help="Fee received (å†
 
     rt = _runtime()
 
-    def go() -> None:
-        with rt.db.session() as s:
-            dsar.record_fee(s, Principal.cli(), request_id, yen)
+    def go(s: Session) -> None:
+        dsar.record_fee(s, Principal.cli(), request_id, yen)
 
-    _run(go)
+    _in_session(rt, go)
     typer.echo(f"request {request_id}: fee {yen} yen recorded")
 
 
@@ -243,11 +251,10 @@ def close(request_id: str,
 
     rt = _runtime()
 
-    def go() -> None:
-        with rt.db.session() as s:
-            dsar.close(s, Principal.cli(), request_id, outcome)
+    def go(s: Session) -> None:
+        dsar.close(s, Principal.cli(), request_id, outcome)
 
-    _run(go)
+    _in_session(rt, go)
     typer.echo(f"request {request_id} closed")
 
 
@@ -261,11 +268,10 @@ def stop_use(call_id: str, reason: Annotated[str, typer.Option()],
 
     rt = _runtime()
 
-    def go() -> None:
-        with rt.db.session() as s:
-            dsar.stop_use(s, Principal.cli(), call_id, reason=reason, request_id=request)
+    def go(s: Session) -> None:
+        dsar.stop_use(s, Principal.cli(), call_id, reason=reason, request_id=request)
 
-    _run(go)
+    _in_session(rt, go)
     typer.echo(f"call {call_id}: use stopped")
 
 
@@ -281,12 +287,11 @@ def correct(call_id: str,
 
     rt = _runtime()
 
-    def go() -> None:
-        with rt.db.session() as s:
-            dsar.correct(s, Principal.cli(), call_id, segment, text, note=note,
-                         request_id=request)
+    def go(s: Session) -> None:
+        dsar.correct(s, Principal.cli(), call_id, segment, text, note=note,
+                     request_id=request)
 
-    _run(go)
+    _in_session(rt, go)
     typer.echo(f"call {call_id}: line {segment} corrected")
 
 
@@ -302,12 +307,11 @@ def provision_add(
 
     rt = _runtime()
 
-    def go() -> int:
-        with rt.db.session() as s:
-            return record_provision(s, Principal.cli(), recipient=recipient, basis=basis,
-                                    call_ids=call).id
+    def go(s: Session) -> int:
+        return record_provision(s, Principal.cli(), recipient=recipient, basis=basis,
+                                call_ids=call).id
 
-    pid = _run(go)
+    pid = _in_session(rt, go)
     emit_json({"provision_id": pid}) if json_ else typer.echo(f"provision {pid} recorded")
 
 
