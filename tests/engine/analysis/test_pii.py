@@ -22,13 +22,13 @@ CARD = "4539271860453124"
 
 @pytest.fixture(scope="module")
 def cfg() -> dict[str, Any]:
-    pii._load_ner()  # GiNZA loads once for the module (~4 s)
+    pii.load_ner()  # GiNZA loads once for the module (~4 s)
     return load_config()
 
 
 @pytest.fixture
 def rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pii, "_ner_state", {"error": "OSError: no model"})
+    monkeypatch.setattr(pii.ner, "_ner_state", {"error": "OSError: no model"})
 
 
 def segments_of(name: str) -> list[Segment]:
@@ -470,7 +470,7 @@ def test_threads_share_one_model(cfg: dict[str, Any]) -> None:
     models: list[Any] = []
 
     def work() -> None:
-        models.append(pii._load_ner())
+        models.append(pii.load_ner())
         results.append(pii.detect(segs, cfg))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
