@@ -36,7 +36,8 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def upgrade(engine: Engine) -> None:
-    if current_revision(engine) == head_revision():
+    # a revision id may carry a slug after its number ("0007_auth_hardening")
+    if (current_revision(engine) or "").split("_", 1)[0] == head_revision():
         return
     from alembic import command
 

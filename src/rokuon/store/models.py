@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -239,6 +240,31 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # replay guard
+
+
+class AuthThrottle(Base):
+    """Failed sign-in steps per key (a client address) in a fixed window."""
+
+    __tablename__ = "auth_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class BreakGlassGrant(Base):
+    """A justified, time-limited opening of one call outside the user's scope."""
+
+    __tablename__ = "break_glass_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ApiToken(Base):
