@@ -19,9 +19,12 @@ class CallInput:
     duration_s: float
     language: str = "ja"
     direction: str | None = None  # "inbound" | "outbound" | None
-    # voice activity per speaker role in seconds (stereo: per channel VAD); None when
+    # voice activity per speaker role in seconds (stereo: each channel's tight activity,
+    # engine.audio.activity, never the recogniser's padded VAD); None when
     # unknown — analyzers then fall back to segment times
     speech: dict[str, list[Span]] | None = None
+    # mono: voice activity of the mixed audio (tight, no padding); None when unknown
+    activity: list[Span] | None = None
     # 16 kHz float32 audio per speaker role (stereo); {"mixed": …} for mono; None: no audio
     audio: dict[str, np.ndarray] | None = None
     sample_rate: int = ENGINE_SAMPLE_RATE

@@ -2,9 +2,19 @@
 whom), silence and hold stretches, longest monologue, response latency and speech rate
 in morae per minute.
 
-Speech time comes from voice activity when the pipeline has it (stereo: VAD per
-channel), else from word timestamps, else from segment times. Morae come from
-Sudachi readings of the transcript (Japanese); other languages get no mora rate.
+Everything is timed on **tight voice activity**, never on the recogniser's padded VAD:
+- stereo: each channel's own activity (``inp.speech``, from ``engine.audio.activity``:
+  Silero regions refined by frame energy, no padding);
+- mono: each party's word times, trimmed to the activity of the mixed audio
+  (``inp.activity``) when the audio was analysed;
+- else the segment times.
+
+A party's *turn* is its voiced time with its own pauses shorter than ``pause_bridge_s``
+closed, unless another party speaks inside the pause. Talk time, silence, hold,
+monologues and latencies count turns (a pause between two sentences is talk, as a
+listener hears it); overlap counts only the time both parties are actually voiced.
+Morae come from Sudachi readings of the transcript (Japanese); other languages get no
+mora rate.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from typing import Any
 from rokuon.engine.analysis.context import CallInput, Span
 from rokuon.text.japanese import mora_count
 
-VERSION = 2
+VERSION = 3
 
 
 def merge(spans: list[Span], gap: float = 0.0) -> list[Span]:
@@ -60,9 +70,23 @@ def gaps(spans: list[Span], duration: float) -> list[Span]:
     return out
 
 
+def turns(own: list[Span], others: list[Span], pause_s: float) -> list[Span]:
+    """``own`` speech with its pauses shorter than ``pause_s`` closed, except a pause in
+    which one of ``others`` (sorted, merged) speaks."""
+    out: list[Span] = []
+    for s, e in merge(own):
+        if out and s - out[-1][1] < pause_s and not intersect([(out[-1][1], s)], others):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
 def speech_spans(inp: CallInput) -> dict[str, list[Span]]:
-    """Per role: VAD spans when known, else word spans, else segment spans."""
+    """Per role, where the party is voiced: its channel's activity (stereo), else its
+    word spans trimmed to the mixed audio's activity when known, else segment spans."""
     out: dict[str, list[Span]] = {}
+    activity = merge(list(inp.activity)) if inp.activity is not None else None
     for role in inp.roles():
         if inp.speech and role in inp.speech:
             out[role] = merge(list(inp.speech[role]))
@@ -73,8 +97,15 @@ def speech_spans(inp: CallInput) -> dict[str, list[Span]]:
                 spans += [(w.start, w.end) for w in seg.words]
             else:
                 spans.append((seg.start, seg.end))
-        out[role] = merge(spans, gap=0.25)
+        spans = merge(spans, gap=0.25)
+        out[role] = intersect(spans, activity) if activity is not None else spans
     return out
+
+
+def talk_turns(voiced: dict[str, list[Span]], pause_s: float) -> dict[str, list[Span]]:
+    """Each role's turns (see ``turns``), the other roles' voiced time as blockers."""
+    return {r: turns(v, merge([x for o, w in voiced.items() if o != r for x in w]), pause_s)
+            for r, v in voiced.items()}
 
 
 def _stretches(spans: list[Span], min_s: float) -> dict[str, Any]:
@@ -84,25 +115,29 @@ def _stretches(spans: list[Span], min_s: float) -> dict[str, Any]:
             "stretches": [{"start": round(s, 2), "end": round(e, 2)} for s, e in long[:50]]}
 
 
-def _interruptions(spans: dict[str, list[Span]], min_overlap: float, min_turn: float
+def _interruptions(voiced: dict[str, list[Span]], talk: dict[str, list[Span]],
+                   pause_s: float, min_overlap: float, min_turn: float
                    ) -> list[dict[str, Any]]:
-    """A party cuts in when a turn of theirs (≥ min_turn long) starts while the other
-    party is speaking and both talk together for ≥ min_overlap (back-channel 「はい」
-    shorter than min_turn does not count)."""
+    """A party cuts in when a turn of theirs (≥ ``min_turn`` long, so a back-channel
+    「はい」 does not count) starts while another party is mid-turn (that party's speech,
+    own pauses < ``pause_s`` bridged, began earlier and goes on) and both are actually
+    voiced together for ≥ ``min_overlap`` before either stops."""
     out: list[dict[str, Any]] = []
-    roles = list(spans)
-    for by in roles:
-        turns = merge(spans[by], gap=0.5)
-        for other in roles:
+    for by, own_turns in talk.items():
+        for other in talk:
             if other == by:
                 continue
-            for s, e in turns:
+            other_turns = merge(voiced[other], gap=pause_s)
+            for s, e in own_turns:
                 if e - s < min_turn:
                     continue
-                for os_, oe in spans[other]:
-                    if os_ < s < oe and min(e, oe) - s >= min_overlap:
+                for os_, oe in other_turns:
+                    if not os_ < s < oe:
+                        continue
+                    both = intersect(intersect(voiced[by], [(s, min(e, oe))]), voiced[other])
+                    if total(both) >= min_overlap:
                         out.append({"by": by, "on": other, "at": round(s, 2)})
-                        break
+                    break
     return sorted(out, key=lambda x: x["at"])
 
 
@@ -141,17 +176,21 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
     c = cfg.get("metrics", {})
     silence_min = float(c.get("silence_min_s", 2.0))
     hold_min = float(c.get("hold_min_s", 8.0))
-    spans = speech_spans(inp)
+    pause_s = float(c.get("pause_bridge_s", 1.0))
+    voiced = speech_spans(inp)
+    spans = talk_turns(voiced, pause_s)
     duration = max(inp.duration_s, max((e for v in spans.values() for _, e in v), default=0))
-    anyone = merge([x for v in spans.values() for x in v])
-    quiet = gaps(anyone, duration)
+    heard = [x for v in spans.values() for x in v]
+    if inp.activity:  # mono: voiced audio that no party's words cover is not silence
+        heard += turns(list(inp.activity), [], pause_s)
+    quiet = gaps(merge(heard), duration)
     talk = {r: total(v) for r, v in spans.items()}
     everyone = sum(talk.values()) or 1.0
-    agent, customer = spans.get("agent", []), spans.get("customer", [])
-    overlap = total(intersect(agent, customer)) if agent and customer else total(
-        merge([x for i, a in enumerate(spans.values()) for b in list(spans.values())[i + 1:]
-               for x in intersect(a, b)]))
-    inter = _interruptions(spans, float(c.get("interrupt_min_overlap_s", 0.3)),
+    parts = list(voiced.values())
+    overlap = total(merge([x for i, a in enumerate(parts) for b in parts[i + 1:]
+                           for x in intersect(a, b)]))
+    inter = _interruptions(voiced, spans, pause_s,
+                           float(c.get("interrupt_min_overlap_s", 0.3)),
                            float(c.get("interrupt_min_turn_s", 1.0)))
     parties: dict[str, dict[str, Any]] = {}
     for role, own in spans.items():
@@ -184,7 +223,7 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
         "talk_ratio": round(agent_s / customer_s, 3) if customer_s else None,
         "agent_speech_rate_mora_per_min": parties.get("agent", {}).get(
             "speech_rate_mora_per_min"),
-        "source": "vad" if inp.speech else "words",
+        "source": "vad" if inp.speech else "words+activity" if inp.activity else "words",
         "parties": parties,
         "interruptions_detail": inter[:100],
         "silence": _stretches(quiet, silence_min),

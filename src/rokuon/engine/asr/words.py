@@ -39,3 +39,67 @@ def split_on_pauses(words: list[Word], max_gap_s: float) -> list[list[Word]]:
         else:
             groups.append([w])
     return groups
+
+
+Span = tuple[float, float]
+
+
+def _overlapping(activity: list[Span], start: float, end: float) -> list[Span]:
+    return [(s, e) for s, e in activity if e > start and s < end]
+
+
+def fit_word(word: Word, activity: list[Span], *, inner_gap_s: float = 0.3,
+             max_shift_s: float = 1.0, snap_s: float = 0.2) -> Word:
+    """``word`` with its times moved onto the voice activity of its own channel.
+
+    Whisper stretches a word over the silence after it (and into the other party's
+    turn on the other channel) and starts words early inside the recogniser's padding.
+    The word keeps the voiced part it covers; if that part has a pause of
+    ``inner_gap_s`` or more, only the piece it covers most. A word in complete silence
+    is moved to the nearest voiced edge within ``max_shift_s`` (at most ``snap_s``
+    long), or left alone when there is none (the activity may have missed quiet speech).
+    """
+    hit = _overlapping(activity, word.start, word.end)
+    if hit:
+        pieces: list[Span] = []
+        for s, e in hit:
+            s, e = max(s, word.start), min(e, word.end)
+            if pieces and s - pieces[-1][1] < inner_gap_s:
+                pieces[-1] = (pieces[-1][0], e)
+            else:
+                pieces.append((s, e))
+        s, e = max(pieces, key=lambda p: p[1] - p[0])
+        return Word(word.text, s, e, word.probability)
+    best: tuple[float, Span] | None = None
+    for s, e in activity:
+        for d, piece in ((word.start - e, (max(s, e - snap_s), e)),
+                         (s - word.end, (s, min(e, s + snap_s)))):
+            if 0 <= d <= max_shift_s and (best is None or d < best[0]):
+                best = (d, piece)
+    if best is None:
+        return word
+    return Word(word.text, best[1][0], best[1][1], word.probability)
+
+
+def fit_words(words: list[Word], activity: list[Span] | None) -> list[Word]:
+    """Every word fitted to ``activity`` (see ``fit_word``), kept in time order; no
+    activity (None) leaves the words as they are, an empty one too (nothing voiced:
+    the hallucination guard decides about such words, not the timing)."""
+    if not activity:
+        return list(words)
+    spans = sorted(activity)
+    out = [fit_word(w, spans) for w in words]
+    for i in range(1, len(out)):  # snapping must not reorder words
+        if out[i].start < out[i - 1].start:
+            out[i] = Word(out[i].text, out[i - 1].start, max(out[i].end, out[i - 1].start),
+                          out[i].probability)
+    return out
+
+
+def fit_span(start: float, end: float, activity: list[Span] | None) -> Span:
+    """A segment without word times shrunk to the activity it covers (unchanged when it
+    covers none)."""
+    hit = _overlapping(activity or [], start, end)
+    if not hit:
+        return start, end
+    return max(start, hit[0][0]), min(end, hit[-1][1])
