@@ -1,6 +1,7 @@
 """What the analyzers get for a stored call: its segments plus, when the installation
-allows it (``analysis_audio``), the decoded audio per speaker role and, for stereo,
-each channel's voice activity (for talk times and voice agitation)."""
+allows it (``analysis_audio``), the decoded audio per speaker role and its tight voice
+activity (no padding: talk times, overlap, silence): per channel for stereo, of the
+mixed audio for mono."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from rokuon.store.models import Call
 
 def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | None,
           speech: dict[str, list[list[float]]] | None = None) -> CallInput:
-    """``speech``: the voice activity the transcription stored (stereo); computed again
-    only for transcripts stored without it."""
+    """``speech``: the voice activity the transcription stored (stereo; padded for the
+    recogniser). It only tells where to look: the tight activity is measured on the
+    decoded audio here (Silero runs again only for transcripts stored without it)."""
     inp = CallInput(segments=segments, duration_s=call.duration_s, language=language or "ja",
                     direction=call.direction)
     if not rt.settings.analysis_audio or call.wrapped_key is None:
         inp.notes.append("audio not analysed (analysis_audio is off)")
         return inp
-    from rokuon.engine.asr.transcribe import in_seconds, speech_chunks
+    from rokuon.engine.audio.activity import tight_activity
     from rokuon.engine.audio.decode import decode
 
     data = rt.blobs.read_all(call.blob_key, WrappedKey.from_json(call.wrapped_key),
@@ -37,10 +39,10 @@ def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | N
     if len(audio.channels) > 1 and by_channel:
         inp.audio = {by_channel[i]: ch for i, ch in enumerate(audio.channels)
                      if i in by_channel}
-        if speech and set(inp.audio) <= set(speech):
-            inp.speech = {role: [(s, e) for s, e in speech[role]] for role in inp.audio}
-        else:
-            inp.speech = {role: in_seconds(speech_chunks(ch)) for role, ch in inp.audio.items()}
+        inp.speech = {role: tight_activity(ch, regions=None if not speech or role not in speech
+                                           else [(s, e) for s, e in speech[role]])
+                      for role, ch in inp.audio.items()}
     else:
         inp.audio = {"mixed": audio.channels[0]}
+        inp.activity = tight_activity(audio.channels[0])
     return inp

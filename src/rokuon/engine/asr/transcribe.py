@@ -19,7 +19,8 @@ import numpy as np
 
 from rokuon.engine.asr.hallucination import RawSegment, RawWord, Speech, guard
 from rokuon.engine.asr.model import load_model
-from rokuon.engine.asr.words import segment_of, split_on_pauses
+from rokuon.engine.asr.words import cut_segments, fit_span
+from rokuon.engine.audio.activity import tight_activity
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, DecodedAudio, Segment, Transcript, Word
 
 SPLIT_GAP_S = 0.8  # a pause this long inside a Whisper segment starts a new segment
@@ -73,19 +74,24 @@ def in_seconds(chunks: list[dict[str, int]]) -> Speech:
     return [(c["start"] / ENGINE_SAMPLE_RATE, c["end"] / ENGINE_SAMPLE_RATE) for c in chunks]
 
 
-def to_engine(segments: list[RawSegment], speaker: str, channel: int | None) -> list[Segment]:
+def to_engine(segments: list[RawSegment], speaker: str, channel: int | None,
+              activity: Speech | None = None) -> list[Segment]:
     """Engine segments from Whisper segments, each split where the speaker paused (Whisper
-    often glues a party's turns together across the other party's turn)."""
+    often glues a party's turns together across the other party's turn). ``activity``:
+    the channel's tight voice activity (``engine.audio.activity``); the words are first
+    fitted to it, so no word or segment runs on into the silence after it or into the
+    other party's turn (Whisper stretches the last word of a turn)."""
     out: list[Segment] = []
     for seg in segments:
         words = [Word(w.text.strip(), w.start, w.end, w.probability) for w in seg.words
                  if w.text.strip()]
         if not words:
-            out.append(Segment(speaker=speaker, start=seg.start, end=seg.end,
+            start, end = fit_span(seg.start, seg.end, activity)
+            out.append(Segment(speaker=speaker, start=start, end=end,
                                text=seg.text.strip(), confidence=seg.confidence,
                                channel=channel))
             continue
-        out += [segment_of(g, speaker, channel) for g in split_on_pauses(words, SPLIT_GAP_S)]
+        out += cut_segments(words, speaker, channel, activity, SPLIT_GAP_S)
     return out
 
 
@@ -162,7 +168,7 @@ class WhisperEngine:
                 res = self.transcribe_channel(samples)
                 speech[role] = list(res.speech)
                 kept, why = guard(res.segments, res.speech)
-                segments += to_engine(kept, role, ch)
+                segments += to_engine(kept, role, ch, tight_activity(samples, regions=res.speech))
                 dropped += [{**d, "speaker": role} for d in why]
                 languages += [res.language] if res.language and kept else []
         elif audio.channels:
@@ -171,7 +177,9 @@ class WhisperEngine:
             kept, dropped = guard(res.segments, res.speech)
             languages += [res.language] if res.language and kept else []
             segments, diarization = self.diarizer().assign(
-                samples, to_engine(kept, "speaker_0", None), res.speech, roles or MONO_ROLES)
+                samples, to_engine(kept, "speaker_0", None,
+                                   tight_activity(samples, regions=res.speech)),
+                res.speech, roles or MONO_ROLES)
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(segments=segments,
                           language=languages[0] if languages else (self._language() or ""),

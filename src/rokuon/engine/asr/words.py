@@ -103,3 +103,29 @@ def fit_span(start: float, end: float, activity: list[Span] | None) -> Span:
     if not hit:
         return start, end
     return max(start, hit[0][0]), min(end, hit[-1][1])
+
+
+def cut_segments(words: list[Word], speaker: str, channel: int | None,
+                 activity: list[Span] | None, max_gap_s: float) -> list[Segment]:
+    """Segments of one party from its words: the words fitted to the party's own voice
+    activity, then a new segment after every pause longer than ``max_gap_s``. Segment
+    edges are word edges, so a segment ends where the party stops speaking instead of
+    running on into the other party's turn."""
+    return [segment_of(g, speaker, channel)
+            for g in split_on_pauses(fit_words(words, activity), max_gap_s)]
+
+
+def refit(segments: list[Segment], activity: dict[str, list[Span]] | list[Span] | None,
+          max_gap_s: float) -> list[Segment]:
+    """Stored segments cut again on voice activity (per speaker role, or one list for all)
+    — for transcripts made before their words were fitted. Idempotent."""
+    out: list[Segment] = []
+    for seg in segments:
+        spans = activity.get(seg.speaker) if isinstance(activity, dict) else activity
+        if not seg.words:
+            s, e = fit_span(seg.start, seg.end, spans)
+            out.append(Segment(speaker=seg.speaker, start=s, end=e, text=seg.text,
+                               confidence=seg.confidence, channel=seg.channel))
+            continue
+        out += cut_segments(seg.words, seg.speaker, seg.channel, spans, max_gap_s)
+    return sorted(out, key=lambda s: (s.start, s.end))
