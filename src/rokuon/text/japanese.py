@@ -29,6 +29,7 @@ class Token:
     reading: str  # katakana
     start: int  # character offsets in the analysed text
     end: int
+    oov: bool = False  # not in Sudachi's dictionary (ヨクオン, ロコン)
 
     @property
     def is_symbol(self) -> bool:
@@ -40,14 +41,29 @@ def has_japanese(text: str) -> bool:
     return _JAPANESE_CHAR.search(text) is not None
 
 
+def _dictionary():  # noqa: ANN202 - sudachipy types are not exported
+    d = getattr(_local, "dictionary", None)
+    if d is None:
+        from sudachipy import dictionary
+
+        d = dictionary.Dictionary(dict="core")
+        _local.dictionary = d
+    return d
+
+
 def _tokenizer():  # noqa: ANN202 - sudachipy types are not exported
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
-        from sudachipy import dictionary
-
-        tok = dictionary.Dictionary(dict="core").create()
+        tok = _dictionary().create()
         _local.tokenizer = tok
     return tok
+
+
+def lookup(surface: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Every dictionary entry spelt exactly ``surface``: (katakana reading, part of
+    speech) — 開 → カイ (noun), ヒラケ (verb)…"""
+    return [(m.reading_form(), tuple(m.part_of_speech()))
+            for m in _dictionary().lookup(surface) if m.surface() == surface]
 
 
 def tokens(text: str) -> list[Token]:
@@ -62,7 +78,8 @@ def tokens(text: str) -> list[Token]:
         piece = text[base: base + MAX_CHARS]
         for m in tok.tokenize(piece, SplitMode.C):
             out.append(Token(m.surface(), tuple(m.part_of_speech()), m.normalized_form(),
-                             m.reading_form(), base + m.begin(), base + m.end()))
+                             m.reading_form(), base + m.begin(), base + m.end(),
+                             m.is_oov()))
     return out
 
 

@@ -7,22 +7,24 @@ from __future__ import annotations
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, finding
-from rokuon.engine.analysis.patterns import find_all, negated
+from rokuon.engine.analysis.patterns import MatchOptions, match, negated, options
 from rokuon.engine.analysis.spans import time_span
 
-VERSION = 1
+VERSION = 2  # 2: cues also match by reading; evidence says how
 
 
 def cue_hits(inp: CallInput, cues: list[dict[str, Any]], kind: str, *,
-             check_negation: bool = False) -> list[dict[str, Any]]:
-    """Cues said by anyone but the agent, each phrase counted once per segment."""
+             check_negation: bool = False, opts: MatchOptions | None = None
+             ) -> list[dict[str, Any]]:
+    """Cues said by anyone but the agent, each phrase counted once per segment (by text
+    or by reading, ``opts``)."""
     weights = {str(c["phrase"]): float(c.get("weight", 0.3)) for c in cues if "phrase" in c}
     out: list[dict[str, Any]] = []
     for idx, seg in enumerate(inp.segments):
         if seg.speaker == "agent":
             continue
         seen: set[str] = set()
-        for phrase, a, b in find_all(seg.text, list(weights)):
+        for phrase, a, b, how, _ in match(seg.text, list(weights), opts):
             if phrase in seen or (check_negation and negated(seg.text, b)):
                 continue
             # a longer cue covering this one already counted (解約したい vs 解約)
@@ -32,7 +34,7 @@ def cue_hits(inp: CallInput, cues: list[dict[str, Any]], kind: str, *,
             seen.add(phrase)
             s, e = time_span(seg, a, b)
             out.append(finding(idx, seg, s, e, cue=phrase, kind=kind, weight=weights[phrase],
-                               chars=[a, b]))
+                               chars=[a, b], matched=how))
     return out
 
 
@@ -52,8 +54,9 @@ def _agitation_bonus(prior: dict[str, Any]) -> tuple[float, str | None]:
 
 def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[str, Any]:
     c = cfg.get("complaint", {})
-    complaint = cue_hits(inp, list(c.get("cues", [])), "complaint")
-    abusive = cue_hits(inp, list(c.get("abusive_cues", [])), "abusive")
+    opts = options(cfg, c)
+    complaint = cue_hits(inp, list(c.get("cues", [])), "complaint", opts=opts)
+    abusive = cue_hits(inp, list(c.get("abusive_cues", [])), "abusive", opts=opts)
     lexical = sum(h["weight"] for h in complaint + abusive)
     sentiment = _customer_sentiment(prior)
     bonus, level = _agitation_bonus(prior)

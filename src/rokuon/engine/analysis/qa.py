@@ -9,10 +9,10 @@ import re
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, finding
-from rokuon.engine.analysis.patterns import find_all, find_fuzzy
+from rokuon.engine.analysis.patterns import MatchOptions, match, options
 from rokuon.engine.analysis.spans import time_span
 
-VERSION = 1
+VERSION = 2  # 2: phrases match through the one matcher (text or reading)
 _INTRO = re.compile(r"の[^\s、。]{1,10}(でございます|と申します|です)")
 
 
@@ -29,7 +29,7 @@ def _path(prior: dict[str, Any], dotted: str) -> Any:
     return cur
 
 
-def _phrase_hits(inp: CallInput, crit: dict[str, Any], *, fuzzy: bool = False
+def _phrase_hits(inp: CallInput, crit: dict[str, Any], opts: MatchOptions
                  ) -> list[dict[str, Any]]:
     speaker = crit.get("speaker", "agent")
     within, last = crit.get("within_s"), crit.get("last_s")
@@ -42,22 +42,24 @@ def _phrase_hits(inp: CallInput, crit: dict[str, Any], *, fuzzy: bool = False
             continue
         if last is not None and seg.end < end_t - float(last):
             continue
-        match = find_fuzzy if fuzzy and crit.get("fuzzy", True) else find_all
-        for phrase, a, b in match(seg.text, list(crit.get("phrases", []))):
-            s, e = time_span(seg, a, b)
-            out.append(finding(idx, seg, s, e, phrase=phrase))
+        for h in match(seg.text, list(crit.get("phrases", [])), opts):
+            s, e = time_span(seg, h.start, h.end)
+            out.append(finding(idx, seg, s, e, phrase=h.phrase, matched=h.matched))
     return out
 
 
-def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
-           ) -> tuple[bool | None, list[dict[str, Any]], str]:
+def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any],
+           opts: MatchOptions) -> tuple[bool | None, list[dict[str, Any]], str]:
     """(passed — None when not applicable, evidence, detail)."""
     kind = crit.get("type")
+    if crit.get("fuzzy") is False:  # the old spelling of "text only" for one criterion
+        opts = MatchOptions(reading=False)
     if kind == "phrase_present":
-        hits = _phrase_hits(inp, crit, fuzzy=True)
+        hits = _phrase_hits(inp, crit, opts)
         return bool(hits), hits[:5], f"{len(hits)} found"
     if kind == "phrase_absent":
-        hits = _phrase_hits(inp, crit)
+        # an accusation: only exact readings, never the tolerance for long phrases
+        hits = _phrase_hits(inp, crit, MatchOptions(**{**vars(opts), "fuzzy_min_morae": 999}))
         return not hits, hits[:10], f"{len(hits)} found"
     if kind == "self_introduction":
         within = float(crit.get("within_s", 20))
@@ -66,7 +68,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
         for idx, seg in enumerate(inp.segments):
             if seg.speaker != "agent" or seg.start > within:
                 continue
-            if find_fuzzy(seg.text, list(crit.get("phrases", []))) and (
+            if match(seg.text, list(crit.get("phrases", [])), opts) and (
                     idx in staff or _INTRO.search(seg.text[:200]) or inp.language != "ja"):
                 return True, [finding(idx, seg, seg.start, seg.end)], "introduced"
         return False, [], "no company and own name at the start"
@@ -99,7 +101,7 @@ def _check(crit: dict[str, Any], inp: CallInput, prior: dict[str, Any]
         if not comp.get("detected"):
             return None, [], "no complaint"
         first = min((e["start"] for e in comp.get("evidence", [])), default=0.0)
-        hits = [h for h in _phrase_hits(inp, {**crit, "speaker": "agent"}, fuzzy=True)
+        hits = [h for h in _phrase_hits(inp, {**crit, "speaker": "agent"}, opts)
                 if h["start"] >= first - 1.0]
         return bool(hits), hits[:5], "apologised" if hits else "no apology after the complaint"
     if kind == "sentiment_recovery":
@@ -116,12 +118,14 @@ def choose(inp: CallInput, cfg: dict[str, Any]) -> str:
     return str(by_lang.get(inp.language or "ja") or by_lang.get("ja") or "default_ja")
 
 
-def score(card: dict[str, Any], inp: CallInput, prior: dict[str, Any]) -> dict[str, Any]:
+def score(card: dict[str, Any], inp: CallInput, prior: dict[str, Any],
+          opts: MatchOptions | None = None) -> dict[str, Any]:
+    opts = MatchOptions() if opts is None else opts
     criteria = []
     got = possible = 0.0
     for crit in card.get("criteria", []):
         weight = float(crit.get("weight", 0))
-        passed, evidence, detail = _check(crit, inp, prior)
+        passed, evidence, detail = _check(crit, inp, prior, opts)
         points = weight if passed else 0.0
         if passed is not None:
             got += points
@@ -144,4 +148,6 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
     if not inp.segments:
         return {"score": None, "passed": False, "scorecard": name, "criteria": [],
                 "notes": ["no speech transcribed: nothing to score"]}
-    return {"scorecard": name, "title": card.get("title", name), **score(card, inp, prior)}
+    opts = options(cfg, cfg.get("qa"))
+    return {"scorecard": name, "title": card.get("title", name),
+            **score(card, inp, prior, opts)}

@@ -9,27 +9,30 @@ from collections import Counter
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, finding
-from rokuon.engine.analysis.patterns import find_all
+from rokuon.engine.analysis.patterns import match, options
 from rokuon.text.japanese import tokens
 from rokuon.text.normalize import normalize
 
-VERSION = 1
+VERSION = 2  # 2: requests and competitors also match by reading
 
 
-def _requests(inp: CallInput, c: dict[str, Any], prior: dict[str, Any]
-              ) -> list[dict[str, Any]]:
+def _requests(inp: CallInput, cfg: dict[str, Any], c: dict[str, Any],
+              prior: dict[str, Any]) -> list[dict[str, Any]]:
     """Customer utterances that ask for something — not consent answers, not the
     churn statements (tagged as churn), not short answers."""
     skip = {e.get("segment") for e in (prior.get("consent") or {}).get("evidence", [])}
     skip |= {e.get("segment") for e in (prior.get("churn") or {}).get("evidence", [])}
     min_chars = int(c.get("min_request_chars", 8))
+    opts = options(cfg, c, {"matching": c.get("request_matching")})
     out = []
     for idx, seg in enumerate(inp.segments):
         if seg.speaker == "agent" or idx in skip or len(seg.text.strip()) < min_chars:
             continue
-        if find_all(seg.text, list(c.get("requests", []))):
+        hits = match(seg.text, list(c.get("requests", [])), opts)
+        if hits:
+            how = "text" if any(h.matched == "text" for h in hits) else "reading"
             out.append(finding(idx, seg, seg.start, seg.end, tag="request",
-                               label=seg.text[:80]))
+                               label=seg.text[:80], matched=how))
     return out
 
 
@@ -55,13 +58,16 @@ def _topics(inp: CallInput, c: dict[str, Any]) -> list[dict[str, Any]]:
 
 def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[str, Any]:
     c = cfg.get("voc", {})
-    tags: list[dict[str, Any]] = _requests(inp, c, prior)
+    tags: list[dict[str, Any]] = _requests(inp, cfg, c, prior)
     competitors: list[str] = []
+    opts = options(cfg, c)
     for idx, seg in enumerate(inp.segments):
         if seg.speaker == "agent":
             continue
-        for name, _, _ in find_all(seg.text, list(c.get("competitors", []))):
-            tags.append(finding(idx, seg, seg.start, seg.end, tag="competitor", label=name))
+        for h in match(seg.text, list(c.get("competitors", [])), opts):
+            name = h.phrase
+            tags.append(finding(idx, seg, seg.start, seg.end, tag="competitor", label=name,
+                                chars=[h.start, h.end], matched=h.matched))
             if name not in competitors:
                 competitors.append(name)
     for source in ("complaint", "churn"):
