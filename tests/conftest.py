@@ -4,6 +4,7 @@ every test then gets its own schema, dropped afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,14 @@ PG_URL = os.environ.get("ROKUON_TEST_DATABASE_URL")
 
 def corpus_calls() -> list[Path]:
     return sorted(p for p in CALLS.glob("*") if (p / "truth.json").exists())
+
+
+def ordinary_calls() -> list[Path]:
+    """Two-party calls on a clean line at normal speed (01-24), for a test that just
+    needs a call. The harder calls (25 on: one or three voices, noise, fast speech…)
+    carry labels.speakers."""
+    return [p for p in corpus_calls()
+            if "speakers" not in json.loads((p / "truth.json").read_text("utf-8"))["labels"]]
 
 
 @pytest.fixture(scope="session")

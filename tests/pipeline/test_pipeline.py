@@ -17,14 +17,14 @@ from rokuon.access.principal import Principal
 from rokuon.calls.ingest import ingest_files
 from rokuon.pipeline.executor import run_until_done
 from rokuon.store.models import Call, PipelineEvent, PipelineJob, Transcript
-from tests.conftest import corpus_calls
+from tests.conftest import ordinary_calls
 from tests.helpers import tone_wav
 
 CLI = Principal.cli()
 
 
 def _shortest_call() -> Path:
-    calls = corpus_calls()
+    calls = ordinary_calls()
     if not calls:
         pytest.skip("labelled corpus not generated yet")
     return min(calls, key=lambda p: json.loads((p / "truth.json").read_text())["duration_s"])

@@ -15,7 +15,7 @@ import pytest
 from rokuon.access.principal import Principal
 from rokuon.calls.ingest import ingest_files
 from rokuon.pipeline.executor import run_until_done
-from tests.conftest import corpus_calls
+from tests.conftest import ordinary_calls
 from tests.web.conftest import NEW_PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,7 +36,7 @@ def server(installation, shared_asr) -> Iterator[tuple[str, object, str, object]
 
     res, rt = installation
     rt.__dict__["_asr"] = shared_asr
-    calls = corpus_calls()
+    calls = ordinary_calls()
     if not calls:
         pytest.skip("labelled corpus not generated")
     d = min(calls, key=lambda p: json.loads((p / "truth.json").read_text())["duration_s"])
