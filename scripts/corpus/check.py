@@ -201,7 +201,7 @@ def check_call(d: Path) -> list[str]:
     for h0, h1 in lab["hold_s"]:
         # silence on both channels, except the hold music recorded in hold_audio
         quiet = [y.copy() for y in x.values()]
-        for q, who in zip(quiet, x):
+        for q, who in zip(quiet, x, strict=True):
             for h in hold_audio:
                 if who in h["channels"]:
                     q[int(h["start"] * SR): int(h["end"] * SR) + 1] = 0
@@ -227,8 +227,10 @@ def check_call(d: Path) -> list[str]:
                                           and not lab["refused"]):
             errs.append("refused disagrees with the consent tags")
     for it in lab.get("interruptions", []):
-        by = [u for u in utts if u["speaker"] == it["by"] and abs(u["start"] - it["at"]) < 0.006]
-        of = [u for u in utts if u["speaker"] == it["of"] and u["start"] + 0.3 <= it["at"] < u["end"]]
+        by = [u for u in utts
+              if u["speaker"] == it["by"] and abs(u["start"] - it["at"]) < 0.006]
+        of = [u for u in utts
+              if u["speaker"] == it["of"] and u["start"] + 0.3 <= it["at"] < u["end"]]
         ok = bool(by and of) and it["by"] != it["of"] and it["overlap_s"] >= 0.3
         if ok:
             want = round(min(by[0]["end"], of[0]["end"]) - it["at"], 2)

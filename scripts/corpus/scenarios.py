@@ -766,7 +766,8 @@ SCENARIOS: list[dict[str, Any]] = [
         ],
     },
     {
-        "id": "31_fillers_both", "title": "Fillers on both sides: えーと, あのー, えー, まあ, なんか, うーん",
+        "id": "31_fillers_both",
+        "title": "Fillers on both sides: えーと, あのー, えー, まあ, なんか, うーん",
         "voices": {A: "jm_kumo", C: "jf_nezumi"}, "agent": "tanaka", "direction": "inbound",
         "queue": "support", "customer_number": "0227778585", "purposes": ["quality"],
         "extended_labels": True,
@@ -794,7 +795,8 @@ SCENARIOS: list[dict[str, Any]] = [
     {
         # customer cuts in twice, the agent once; a backchannel はい inside the agent's
         # turn and a 0.2 s overlap at a turn change are overlaps but not interruptions
-        "id": "32_crosstalk", "title": "Crosstalk: interruptions both ways, backchannel, turn overlap",
+        "id": "32_crosstalk",
+        "title": "Crosstalk: interruptions both ways, backchannel, turn overlap",
         "voices": {A: "jf_tebukuro", C: "jm_kumo"}, "agent": "鈴木", "direction": "inbound",
         "queue": "support", "customer_number": "0338882020", "purposes": ["quality"],
         "extended_labels": True,
@@ -866,7 +868,8 @@ SCENARIOS: list[dict[str, Any]] = [
     {
         # the card number in kanji numerals (read ヨンキューハチゼロ…), expiry 08の29,
         # security code 百二十三
-        "id": "35_card_kanji", "title": "Card payment: number in kanji, expiry 08の29, code 百二十三",
+        "id": "35_card_kanji",
+        "title": "Card payment: number in kanji, expiry 08の29, code 百二十三",
         "voices": {A: "jf_alpha", C: "jm_kumo"}, "agent": "佐藤", "direction": "inbound",
         "queue": "billing", "customer_number": "0526661414", "purposes": ["quality",
                                                                          "contract"],
@@ -896,7 +899,8 @@ SCENARIOS: list[dict[str, Any]] = [
     },
     {
         # digits joined with の, the expiry as a year and month, the code いちにさん
-        "id": "36_card_spoken", "title": "Card payment: number with の, 2029年の8月, code いちにさん",
+        "id": "36_card_spoken",
+        "title": "Card payment: number with の, 2029年の8月, code いちにさん",
         "voices": {A: "jf_tebukuro", C: "jf_gongitsune"}, "agent": "鈴木",
         "direction": "inbound", "queue": "billing", "customer_number": "0867773535",
         "purposes": ["quality", "contract"], "extended_labels": True,
@@ -988,7 +992,8 @@ SCENARIOS: list[dict[str, Any]] = [
     {
         # third parties in other phrasings than 21: 家内の花子, 担当の木村さんという方,
         # 息子の健太; the contract holder is the wife, so every name here is a third party's
-        "id": "40_third_party_family", "title": "家内の花子, 担当の木村さん, 息子の健太 (third parties)",
+        "id": "40_third_party_family",
+        "title": "家内の花子, 担当の木村さん, 息子の健太 (third parties)",
         "voices": {A: "jf_alpha", C: "jm_kumo"}, "agent": "佐藤", "direction": "inbound",
         "queue": "support", "customer_number": "0425554343", "purposes": ["quality"],
         "extended_labels": True,
