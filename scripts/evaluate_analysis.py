@@ -8,6 +8,7 @@ Runs every analyzer over each call of tests/data/calls (or --calls DIR…) twice
 and prints precision / recall per detector and errors in seconds for the metrics.
 
 Usage: python scripts/evaluate_analysis.py [--source truth|asr|both] [--json OUT]
+       [--cache DIR] [--vad tight|padded] [--errors]
 """
 
 from __future__ import annotations
@@ -88,8 +89,13 @@ def transcribed(d: Path, audio: Any, roles: list[str], engine: Any, cache: Path 
 
 
 def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any,
-               cache: Path | None = None) -> CallInput:
-    from rokuon.engine.asr.transcribe import in_seconds, speech_chunks
+               cache: Path | None = None, vad: str = "tight") -> CallInput:
+    """As the analyze step builds it: per role the channel's tight voice activity, found
+    inside the recogniser's padded VAD spans (``vad="padded"``: those spans themselves,
+    as the metrics used them before)."""
+    from rokuon.engine.asr.transcribe import SPLIT_GAP_S, in_seconds, speech_chunks
+    from rokuon.engine.asr.words import refit
+    from rokuon.engine.audio.activity import tight_activity
     from rokuon.engine.audio.decode import decode
 
     with (d / "stereo.wav").open("rb") as fh:
@@ -97,8 +103,12 @@ def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any,
     roles = truth.get("stereo_channels", ["agent", "customer"])
     per_role = dict(zip(roles, audio.channels, strict=False))
     speech = {r: in_seconds(speech_chunks(a)) for r, a in per_role.items()}
+    if vad == "tight":
+        speech = {r: tight_activity(a, regions=speech[r]) for r, a in per_role.items()}
     segs = (truth_segments(truth) if source == "truth"
             else transcribed(d, audio, roles, engine, cache))
+    if source != "truth" and vad == "tight":  # transcripts cached before words were fitted
+        segs = refit(segs, speech, SPLIT_GAP_S)
     return CallInput(segments=segs, duration_s=truth["duration_s"], language="ja",
                      direction=truth["labels"].get("direction"), speech=speech,
                      audio=per_role)
@@ -189,19 +199,85 @@ def score_call(res: dict[str, Any], truth: dict[str, Any], t: dict[str, Tally],
         for w in want:
             t.setdefault(f"keywords.{lst}", Tally()).add(True, any(
                 w in f or f in w for f in found), f"{name} {w}")
-    # metrics in seconds
-    m = get.get("metrics") or {}
-    for role in ("agent", "customer"):
-        ref = sum(u["end"] - u["start"] for u in utts if u["speaker"] == role)
-        got_s = m.get(f"{role}_talk_s")
-        if got_s is not None:
-            errs.setdefault(f"{role}_talk_s", []).append(abs(got_s - ref))
-    ref_overlap = sum(e - s for s, e in lab.get("overlaps", []))
-    errs.setdefault("overlap_s", []).append(abs((m.get("overlap_s") or 0) - ref_overlap))
-    ref_hold = max((e - s for s, e in lab.get("hold_s", [])), default=0.0)
-    got_hold = (m.get("hold") or {}).get("longest_s") or 0.0
-    errs.setdefault("longest_hold_s", []).append(abs(got_hold - ref_hold))
-    t.setdefault("hold", Tally()).add(bool(lab.get("hold_s")), got_hold > 0, name)
+    score_metrics(get.get("metrics") or {}, truth, t, errs, name)
+
+
+def metric_truth(truth: dict[str, Any]) -> dict[str, float]:
+    """Talk, silence, overlap, interruptions and longest hold from the labelled times
+    (utterances are the audible speech, pauses inside them included)."""
+    from rokuon.engine.analysis.talk_metrics import gaps, merge, total
+
+    utts, lab = truth["utterances"], truth["labels"]
+    ref = {f"{r}_talk_s": sum(u["end"] - u["start"] for u in utts if u["speaker"] == r)
+           for r in ("agent", "customer")}
+    ref["silence_s"] = total(gaps(merge([(u["start"], u["end"]) for u in utts]),
+                                  truth["duration_s"]))
+    ref["overlap_s"] = sum(e - s for s, e in lab.get("overlaps", []))
+    # labelled cut-ins; older calls label only overlaps, each of them a cut-in
+    ref["interruptions"] = len(lab.get("interruptions", lab.get("overlaps", [])))
+    ref["longest_hold_s"] = max((e - s for s, e in lab.get("hold_s", [])), default=0.0)
+    return ref
+
+
+# the targets of the timing metrics: talk and silence within ±1.5 s or 10 %, overlap
+# within ±1.0 s, interruptions exact
+TARGETS = {"agent_talk_s": (1.5, 0.1), "customer_talk_s": (1.5, 0.1),
+           "silence_s": (1.5, 0.1), "overlap_s": (1.0, 0.0), "interruptions": (0.0, 0.0)}
+METRICS: dict[str, dict[str, Any]] = {}  # call → metric → [truth, computed]
+
+
+def score_metrics(m: dict[str, Any], truth: dict[str, Any], t: dict[str, Tally],
+                  errs: dict[str, list[float]], name: str) -> None:
+    got = {k: m.get(k) or 0.0 for k in ("agent_talk_s", "customer_talk_s", "silence_s",
+                                         "overlap_s", "interruptions")}
+    got["longest_hold_s"] = (m.get("hold") or {}).get("longest_s") or 0.0
+    ref = metric_truth(truth)
+    METRICS[name] = {k: [round(ref[k], 2), got[k]] for k in ref}
+    for k, want in ref.items():
+        err = abs(got[k] - want)
+        errs.setdefault(k, []).append(err)
+        if k in TARGETS:
+            absolute, relative = TARGETS[k]
+            t.setdefault(f"target.{k}", Tally()).add(
+                True, err <= max(absolute, relative * want) + 1e-6,
+                f"{name} truth {want:.2f} got {got[k]:.2f}")
+    t.setdefault("hold", Tally()).add(bool(ref["longest_hold_s"]), got["longest_hold_s"] > 0,
+                                      name)
+    found = m.get("interruptions_detail") or []
+    for cut in truth["labels"].get("interruptions", []):  # who cut in, and when (±0.3 s)
+        t.setdefault("interruption.by+at", Tally()).add(True, any(
+            f["by"] == cut["by"] and abs(f["at"] - cut["at"]) <= 0.3 for f in found),
+            f"{name} {cut['by']} @{cut['at']}")
+
+
+def score_words(segments: list[Segment], truth: dict[str, Any], t: dict[str, Tally],
+                errs: dict[str, list[float]], name: str) -> None:
+    """Per-word speaker attribution (share of word time whose speaker speaks then in the
+    truth, ±0.15 s) and segment spill (seconds of the other party's speech, while this
+    party is silent, that this party's segments cover)."""
+    from rokuon.engine.analysis.talk_metrics import gaps, intersect, merge, total
+
+    utts = truth["utterances"]
+    ok = all_ = 0.0
+    for seg in segments:
+        for w in seg.words:
+            mid = (w.start + w.end) / 2
+            refs = {u["speaker"] for u in utts if u["start"] - 0.15 <= mid <= u["end"] + 0.15}
+            if refs:
+                all_ += w.end - w.start
+                ok += (w.end - w.start) * (seg.speaker in refs)
+    share = ok / all_ if all_ else 1.0
+    errs.setdefault("word_attribution_miss", []).append(1.0 - share)
+    t.setdefault("target.word_attribution>=0.98", Tally()).add(True, share >= 0.98,
+                                                               f"{name} {share:.3f}")
+    spill = 0.0
+    for role in {s.speaker for s in segments}:
+        own = merge([(u["start"], u["end"]) for u in utts if u["speaker"] == role])
+        others = merge([(u["start"], u["end"]) for u in utts if u["speaker"] != role])
+        alone = intersect(others, gaps(own, truth["duration_s"]))
+        spill += total(intersect(merge([(s.start, s.end) for s in segments
+                                        if s.speaker == role]), alone))
+    errs.setdefault("segment_spill_s", []).append(spill)
 
 
 def main() -> int:
@@ -212,6 +288,9 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--errors", action="store_true", help="list every miss and false alarm")
     ap.add_argument("--cache", type=Path, help="keep ASR transcripts here between runs")
+    ap.add_argument("--vad", choices=["tight", "padded"], default="tight",
+                    help="voice activity for the metrics: tight (as the analyze step) or "
+                         "the recogniser's padded VAD (as before, for comparison)")
     args = ap.parse_args()
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     sources = ["truth", "asr"] if args.source == "both" else [args.source]
@@ -232,7 +311,7 @@ def main() -> int:
         wall = 0.0
         for d in dirs:
             truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
-            inp = call_input(d, truth, source, engine, args.cache)
+            inp = call_input(d, truth, source, engine, args.cache, args.vad)
             t0 = time.perf_counter()
             res = analysis.run_all(inp, cfg)
             wall += time.perf_counter() - t0
@@ -241,6 +320,8 @@ def main() -> int:
             if broken:
                 print(f"  {d.name}: analyzer errors {broken}", file=sys.stderr)
             score_call(res, truth, tallies, errs, d.name)
+            if source != "truth":
+                score_words(inp.segments, truth, tallies, errs, d.name)
         print(f"\n== source: {source} ({len(dirs)} calls, analysis {wall:.1f} s) ==")
         print(f"{'detector':40} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6}")
         rows = {}
@@ -253,13 +334,14 @@ def main() -> int:
             if args.errors:
                 for e in tallies[name].errors:
                     print(f"{'':6}{e}")
-        print("metric errors (mean / max absolute, seconds):")
+        print("metric errors (mean / max absolute; seconds, count, share):")
         merr = {}
         for name, vals in sorted(errs.items()):
             merr[name] = {"mean": round(mean(vals), 2), "max": round(max(vals), 2)}
             print(f"  {name:24} {merr[name]['mean']:6.2f} {merr[name]['max']:6.2f}")
         report[source] = {"detectors": rows, "metric_errors": merr,
-                          "analysis_wall_s": round(wall, 2)}
+                          "metrics_per_call": dict(METRICS), "analysis_wall_s": round(wall, 2)}
+        METRICS.clear()
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1),
                              encoding="utf-8")

@@ -10,7 +10,7 @@ Everything is timed on **tight voice activity**, never on the recogniser's padde
 - else the segment times.
 
 A party's *turn* is its voiced time with its own pauses shorter than ``pause_bridge_s``
-closed, unless another party speaks inside the pause. Talk time, silence, hold,
+closed, unless another party starts speaking inside the pause. Talk time, silence, hold,
 monologues and latencies count turns (a pause between two sentences is talk, as a
 listener hears it); overlap counts only the time both parties are actually voiced.
 Morae come from Sudachi readings of the transcript (Japanese); other languages get no
@@ -19,6 +19,7 @@ mora rate.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, Span
@@ -72,10 +73,13 @@ def gaps(spans: list[Span], duration: float) -> list[Span]:
 
 def turns(own: list[Span], others: list[Span], pause_s: float) -> list[Span]:
     """``own`` speech with its pauses shorter than ``pause_s`` closed, except a pause in
-    which one of ``others`` (sorted, merged) speaks."""
+    which another party starts speaking (takes the floor or answers 「はい」); another
+    party who only goes on from before into the pause does not split the turn."""
+    starts = sorted(s for s, _ in others)
     out: list[Span] = []
     for s, e in merge(own):
-        if out and s - out[-1][1] < pause_s and not intersect([(out[-1][1], s)], others):
+        if out and s - out[-1][1] < pause_s and not any(
+                out[-1][1] <= o < s for o in starts[bisect_left(starts, out[-1][1]):][:1]):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
@@ -116,12 +120,13 @@ def _stretches(spans: list[Span], min_s: float) -> dict[str, Any]:
 
 
 def _interruptions(voiced: dict[str, list[Span]], talk: dict[str, list[Span]],
-                   pause_s: float, min_overlap: float, min_turn: float
+                   pause_s: float, min_overlap: float, min_turn: float, min_into: float
                    ) -> list[dict[str, Any]]:
     """A party cuts in when a turn of theirs (≥ ``min_turn`` long, so a back-channel
     「はい」 does not count) starts while another party is mid-turn (that party's speech,
-    own pauses < ``pause_s`` bridged, began earlier and goes on) and both are actually
-    voiced together for ≥ ``min_overlap`` before either stops."""
+    own pauses < ``pause_s`` bridged, began ≥ ``min_into`` earlier and goes on) and both
+    are actually voiced together for ≥ ``min_overlap`` before either stops (a turn
+    change where both overlap for a moment is not an interruption)."""
     out: list[dict[str, Any]] = []
     for by, own_turns in talk.items():
         for other in talk:
@@ -132,7 +137,7 @@ def _interruptions(voiced: dict[str, list[Span]], talk: dict[str, list[Span]],
                 if e - s < min_turn:
                     continue
                 for os_, oe in other_turns:
-                    if not os_ < s < oe:
+                    if not os_ + min_into <= s < oe:
                         continue
                     both = intersect(intersect(voiced[by], [(s, min(e, oe))]), voiced[other])
                     if total(both) >= min_overlap:
@@ -176,7 +181,7 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
     c = cfg.get("metrics", {})
     silence_min = float(c.get("silence_min_s", 2.0))
     hold_min = float(c.get("hold_min_s", 8.0))
-    pause_s = float(c.get("pause_bridge_s", 1.0))
+    pause_s = float(c.get("pause_bridge_s", 0.8))
     voiced = speech_spans(inp)
     spans = talk_turns(voiced, pause_s)
     duration = max(inp.duration_s, max((e for v in spans.values() for _, e in v), default=0))
@@ -191,7 +196,8 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
                            for x in intersect(a, b)]))
     inter = _interruptions(voiced, spans, pause_s,
                            float(c.get("interrupt_min_overlap_s", 0.3)),
-                           float(c.get("interrupt_min_turn_s", 1.0)))
+                           float(c.get("interrupt_min_turn_s", 1.0)),
+                           float(c.get("interrupt_min_into_turn_s", 0.3)))
     parties: dict[str, dict[str, Any]] = {}
     for role, own in spans.items():
         others = merge([x for r, v in spans.items() if r != role for x in v])
