@@ -59,12 +59,35 @@ def is_requester(name_found: str, requester: str | None) -> bool:
     return bool(found) and (found in req or req in found)
 
 
-def third_party_findings(doc: dict[str, Any], requester: str | None) -> list[dict[str, Any]]:
-    pii = [p for p in (doc.get("analysis") or {}).get("pii") or [] if isinstance(p, dict)]
+def engine_segments(doc_segments: list[dict[str, Any]]) -> list[Any]:
+    """The call document's segments (with word timings when it has them) as engine
+    Segments, so the detector's times follow the words."""
+    from rokuon.engine.types import Segment, Word
+
+    return [Segment(speaker=s["speaker"], start=s["start"], end=s["end"], text=s["text"],
+                    words=[Word(w["text"], w["start"], w["end"], w.get("probability", 1.0))
+                           for w in s.get("words") or []])
+            for s in doc_segments]
+
+
+def third_party_findings(doc: dict[str, Any], requester: str | None,
+                         cfg: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every name in the call that is not the requester's: the stored analysis' names,
+    the detector run again on the transcript as it is now (a newer detector, a
+    corrected line), and — unless ``uncertain_names`` is off — every name-like span the
+    detector is unsure of (``"uncertain": true``): a disclosure fails toward masking."""
+    from rokuon.engine.analysis import pii
+    from rokuon.engine.analysis.pii.name_context import name_candidates
+
+    stored = [p for p in (doc.get("analysis") or {}).get("pii") or [] if isinstance(p, dict)]
+    known = [f for f in stored if f.get("type") in THIRD_PARTY_TYPES]
+    if cfg is not None:
+        segs = engine_segments(doc["segments"])
+        known += [f for f in pii.detect(segs, cfg) if f.get("type") in THIRD_PARTY_TYPES]
+        if (cfg.get("pii") or {}).get("uncertain_names", True):
+            known += name_candidates(segs, cfg, known=known)
     out = []
-    for f in pii:
-        if f.get("type") not in THIRD_PARTY_TYPES:
-            continue
+    for f in known:
         if f["type"] == "person_name" and is_requester(_finding_text(doc["segments"], f),
                                                        requester):
             continue
@@ -199,8 +222,8 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
                 continue
             call = door.get_call(s, principal, item.call_id, action="call.disclose",
                                  detail={"request": request_id, "agent_voice": agent_voice})
-            doc = call_document(s, call, tz)
-            findings = third_party_findings(doc, req.customer_name)
+            doc = call_document(s, call, tz, with_words=True)
+            findings = third_party_findings(doc, req.customer_name, rt.analysis_config)
             data = rt.blobs.read_all(call.blob_key, WrappedKey.from_json(call.wrapped_key),
                                      expected_sha256=call.blob_sha256 or call.content_sha256)
             segs = mask_transcript(doc["segments"], findings)
@@ -214,6 +237,7 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
                      for sg in segs]}, ensure_ascii=False, indent=1).encode("utf-8")
             included.append({"call_id": call.id, "started_at": doc["started_at"],
                              "decision": item.decision, "masked": len(findings),
+                             "uncertain": sum(1 for f in findings if f.get("uncertain")),
                              "masked_types": sorted({f["type"] for f in findings})})
         record = {
             "request": dsar.describe(s, req), "generated_at": utcnow().isoformat(),

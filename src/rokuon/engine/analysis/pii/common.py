@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -101,6 +101,9 @@ class _Config:
     staff_after: list[str]  # longest first
     staff_after_agent: list[str]
     staff_before: list[str]
+    relatives: list[str] = field(default_factory=list)  # 家内, 妻 … (before の + a name)
+    not_names: frozenset[str] = frozenset()  # お客, 皆 … (before さん: no name)
+    uncertain_names: bool = True  # name-like spans the detector is unsure of, for masking
 
 
 def _words(value: Any) -> list[str]:
@@ -130,7 +133,10 @@ def _config(cfg: dict[str, Any]) -> _Config:
         staff_after=sorted((_view(w) for w in _words(p.get("staff_after"))), key=len,
                            reverse=True),
         staff_after_agent=[_view(w) for w in _words(p.get("staff_after_agent"))],
-        staff_before=[_view(w) for w in _words(p.get("staff_before"))])
+        staff_before=[_view(w) for w in _words(p.get("staff_before"))],
+        relatives=[_view(w) for w in _words(p.get("relatives"))],
+        not_names=frozenset(_view(w) for w in _words(p.get("not_names"))),
+        uncertain_names=bool(p.get("uncertain_names", True)))
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rokuon.engine.analysis.pii.common import (
     _Item,
     _Seg,
 )
+from rokuon.engine.analysis.pii.name_context import context_names
 
 
 def _runs(toks: list[Any], tag: str) -> list[tuple[int, int]]:
@@ -42,6 +43,7 @@ def _person_spans(s: _Seg, conf: _Config) -> list[tuple[int, int, str]]:
     spans += [(a, b, "rule") for a, b in _runs(s.tokens, "人名")]
     if len(s.view) <= _MORPHOLOGY_MAX_CHARS:
         spans += [(a, b, "rule") for a, b in _introduced(s.view, conf)]
+        spans += [(a, b, "context") for a, b, certain in context_names(s, conf) if certain]
     out: list[tuple[int, int, str]] = []
     for a, b, src in spans:
         a, b = _trim_name(s.view, a, b, conf)
@@ -100,12 +102,16 @@ def _company_like(view: str, a: int, b: int, conf: _Config) -> bool:
                for c in conf.company_names)
 
 
+_RANK = ["both", "ner", "context", "rule"]
+
+
 def _merge_spans(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for a, b, src in sorted(spans):
         if out and a <= out[-1][1]:
             pa, pb, psrc = out[-1]
-            out[-1] = (pa, max(pb, b), psrc if psrc == src else "both")
+            both = psrc != src and "ner" in (psrc, src, "both" if "both" in (psrc, src) else "")
+            out[-1] = (pa, max(pb, b), "both" if both else min(psrc, src, key=_RANK.index))
         else:
             out.append((a, b, src))
     return out
@@ -155,8 +161,10 @@ def _names(segs: list[_Seg], conf: _Config) -> list[_Item]:
                 s.seg.speaker != "agent" or not _honoured(s.view, b, conf)):
             role = True
         kind = "staff_name" if role else "person_name"
-        score = {"both": 0.9, "ner": 0.8, "rule": 0.7}[src] + (0.05 if role else 0)
-        items.append(_Item(kind, [(s.idx, a, b)], "rule" if src == "rule" else "ner", score))
+        score = {"both": 0.9, "ner": 0.8, "context": 0.75, "rule": 0.7}[src] + (
+            0.05 if role else 0)
+        items.append(_Item(kind, [(s.idx, a, b)], "ner" if src in ("ner", "both") else "rule",
+                           score))
     return items
 
 
@@ -166,7 +174,8 @@ _MAX_KNOWN_NAMES = 50
 
 def _repeated(segs: list[_Seg], found: list[_Mention], staff: set[str], conf: _Config
               ) -> list[_Mention]:
-    """Further mentions of staff names and of names GiNZA found (「黙村さんにも」)."""
+    """Further mentions of staff names and of names GiNZA or context found
+    (「黙村さんにも」, 「花子にも」 after 「家内の花子が」)."""
     known = Counter(s.view[a:b] for s, a, b, src, role in found
                     if b - a >= 2 and (role or src != "rule"))
     names = [n for n, _ in known.most_common(_MAX_KNOWN_NAMES)]
