@@ -59,3 +59,50 @@ def test_operator_sees_only_own_calls(rt, tmp_path: Path) -> None:
     with rt.db.session() as s:
         hits = search(s, op, "料金プラン", CallFilter(), "Asia/Tokyo")
     assert [h["call_id"] for h in hits] == [b]
+
+
+def test_search_by_reading_finds_what_asr_misspelt(rt, tmp_path: Path) -> None:
+    """解約 heard as 開約: the query's reading (カイヤク) finds it, and the hit says so."""
+    a = _call(rt, tmp_path, 45, '{"agent": "sato"}',
+              [("customer", 0.5, 3.0, "開約したいんですけど")])
+    b = _call(rt, tmp_path, 46, '{"agent": "sato"}',
+              [("customer", 0.5, 3.0, "解約の手続きをお願いします")])
+    c = _call(rt, tmp_path, 47, '{"agent": "sato"}',
+              [("customer", 0.5, 3.0, "機会約束したはずです"),  # キカイ|ヤクソク: no
+               ("agent", 3.5, 5.0, "他者の意見です")])  # 他者 is not 他社
+    hits = {h["call_id"]: h["matched"] for h in _hits(rt, "解約")}
+    assert hits == {a: "reading", b: "text"}
+    assert c not in {h["call_id"] for h in _hits(rt, "解約")}
+    assert _hits(rt, "他社") == []  # a homophone that is a word of its own
+    # searching the misspelling finds the real word too
+    assert {h["call_id"]: h["matched"] for h in _hits(rt, "開約")} == {a: "text", b: "reading"}
+    # two morae (ヤク) are too short to search by sound: 役 does not find 約
+    assert {h["call_id"] for h in _hits(rt, "約")} == {a, b, c}
+    assert _hits(rt, "役") == []
+    assert {h["call_id"]: h["matched"] for h in _hits(rt, "かいやく")} == {
+        a: "reading", b: "reading"}
+
+
+def test_existing_index_gets_readings(rt, tmp_path: Path) -> None:
+    """Segments indexed before readings existed (the state migration 0009 upgrades
+    from) are found by reading after the migration's backfill."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from rokuon.store.migrate import alembic_config
+
+    a = _call(rt, tmp_path, 48, '{"agent": "sato"}',
+              [("customer", 0.5, 3.0, "欲温はやめてください")])
+    engine = rt.db.engine
+    cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009_search_reading@-1")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reading FROM segments")).scalar() == \
+            "ヨクオンハヤメテクダサイ"
+    assert [(h["call_id"], h["matched"]) for h in _hits(rt, "ヨクオン")] == [(a, "reading")]
+    assert [h["call_id"] for h in _hits(rt, "欲温")] == [a]

@@ -168,6 +168,8 @@ class Segment(Base):
     end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
     norm_text: Mapped[str] = mapped_column(Text)  # rokuon.text.normalize(text), for search
+    # katakana reading (rokuon.text.readings), for search by reading; set when indexed
+    reading: Mapped[str | None] = mapped_column(Text, nullable=True)
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     words: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[text, start, end, prob]]
 

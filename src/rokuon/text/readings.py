@@ -31,6 +31,7 @@ _HIRA_TO_KATA = {c: chr(c + 0x60) for c in range(0x3041, 0x3097)}
 _KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff々]")
 _KANA = re.compile(r"^[\u3041-\u309f\u30a0-\u30ff]*$")
 _SMALL = set("ァィゥェォャュョヮ")
+_LONG = re.compile(r"^[ー〜～]+$")  # a lengthened vowel Sudachi tags as a symbol
 _NEGATION = {"ない", "無い", "ぬ", "ず", "ん", "まい"}
 _ROWS = {"": "アイウエオ", "k": "カキクケコ", "g": "ガギグゲゴ", "s": "サシスセソ",
          "z": "ザジズゼゾ", "t": "タチツテト", "d": "ダヂヅデド", "n": "ナニヌネノ",
@@ -232,9 +233,15 @@ def _units(t: Token, primary: str, sino_ok: bool) -> list[tuple[str, int, int]]:
 
 @lru_cache(maxsize=8192)
 def reading(text: str) -> Reading:
-    toks = [t for t in tokens(text) if not t.is_symbol and t.surface.strip()]
-    words = tuple(Word(t, normalize_reading(t.reading or t.surface), normalize(t.normal))
-                  for t in toks)
+    toks = [t for t in tokens(text) if t.surface.strip() and (
+        not t.is_symbol or _LONG.match(t.surface))]
+    word_list: list[Word] = []
+    for t in toks:
+        # with the previous word's last kana, so ー (and オウ) read across words
+        before = word_list[-1].reading[-1:] if word_list else ""
+        r = normalize_reading(before + (t.reading or t.surface))[len(before):]
+        word_list.append(Word(t, r, normalize(t.normal)))
+    words = tuple(word_list)
     frag = [_fragment(t) for t in toks]
     run = [f and ((i > 0 and bool(_KANJI.search(toks[i - 1].surface[-1:])))
                   or (i + 1 < len(toks) and bool(_KANJI.match(toks[i + 1].surface))))
@@ -272,7 +279,7 @@ class ReadingHit:
     distance: float  # weighted mora edit distance (0: same reading)
 
 
-def _accept(text_words: list[Word], phrase: Reading) -> bool:
+def _accept(text_words: list[Word], phrase: Reading, spelling: bool) -> bool:
     """The homophone / polarity guard: among the words that differ from the phrase's,
     one at least must look like a mishearing (out of vocabulary, a kanji fragment, a
     kana spelling) — if they all are ordinary words of their own (他者 for 他社,
@@ -287,13 +294,22 @@ def _accept(text_words: list[Word], phrase: Reading) -> bool:
             return False
         if w.token.pos[0] == "助動詞" and not w.token.oov:
             return False
-    return not all(w.plain_word for w in differing)
+    if not all(w.plain_word for w in differing):
+        return True
+    # the text says other real words: a match only for a query that is itself a
+    # spelling rather than words (a search for かいやく or the misspelling 開約)
+    text_forms = {w.form for w in text_words}
+    return spelling and any(w.token.oov or not w.plain_word
+                            for w in phrase.words if w.form not in text_forms)
 
 
 def find(text: str, phrase: str, *, fuzzy_min_morae: int = 6, tolerance: float = 0.15,
-         guard: bool = True) -> list[ReadingHit]:
+         guard: bool = True, spelling: bool = False) -> list[ReadingHit]:
     """Where ``phrase`` occurs in ``text`` by reading: every exact occurrence on unit
-    boundaries, else (long phrases) the one closest stretch within the tolerance."""
+    boundaries, else (long phrases) the one closest stretch within the tolerance.
+    ``spelling``: the phrase is a search query that may itself be a kana spelling or
+    a misspelling, so real words in the text that sound like it match (the guard
+    still refuses homophones of a query that is a real word: 他社 ≠ 他者)."""
     pm = list(phrase_morae(phrase))
     n = len(pm)
     if n == 0 or not text:
@@ -306,7 +322,7 @@ def find(text: str, phrase: str, *, fuzzy_min_morae: int = 6, tolerance: float =
             if not v.starts[i] or (i + n < size and not v.starts[i + n]):
                 continue  # not on unit boundaries: キカイ|ヤクソク is not カイヤク
             if list(ms[i: i + n]) == pm:
-                _add(hits, tr, v, i, i + n, 0.0, pr, guard)
+                _add(hits, tr, v, i, i + n, 0.0, pr, guard, spelling)
     if hits or n < fuzzy_min_morae:
         return sorted(hits.values(), key=lambda h: (h.start, -h.end))
     limit = tolerance * n
@@ -316,7 +332,7 @@ def find(text: str, phrase: str, *, fuzzy_min_morae: int = 6, tolerance: float =
             continue
         cost, i, j = best_window(pm, ms)
         if cost <= limit + 1e-9 and j > i:
-            _add(hits, tr, v, i, j, cost, pr, guard)
+            _add(hits, tr, v, i, j, cost, pr, guard, spelling)
     return sorted(hits.values(), key=lambda h: h.distance)[:1]
 
 
@@ -329,10 +345,10 @@ def _plausible(pm: list[str], tm: list[str], limit: float) -> bool:
 
 
 def _add(hits: dict[tuple[int, int], ReadingHit], tr: Reading, v: Variant, i: int,
-         j: int, cost: float, phrase: Reading, guard: bool) -> None:
+         j: int, cost: float, phrase: Reading, guard: bool, spelling: bool) -> None:
     """Record text morae [i, j) as a hit (snapped to whole units), unless guarded."""
     words = list(tr.words[v.owner[i]: v.owner[j - 1] + 1])
-    if guard and not _accept(words, phrase):
+    if guard and not _accept(words, phrase, spelling):
         return
     key = (v.spans[i][0], v.spans[j - 1][1])
     old = hits.get(key)
