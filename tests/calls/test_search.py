@@ -106,3 +106,41 @@ def test_existing_index_gets_readings(rt, tmp_path: Path) -> None:
             "ヨクオンハヤメテクダサイ"
     assert [(h["call_id"], h["matched"]) for h in _hits(rt, "ヨクオン")] == [(a, "reading")]
     assert [h["call_id"] for h in _hits(rt, "欲温")] == [a]
+
+
+def test_cli_api_and_ui_say_matched_by_reading(installation, tmp_path: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from rokuon.cli.main import app
+    from rokuon.users.tokens import create_token
+    from rokuon.web.app import create_app
+    from tests.web.conftest import csrf_from, enrol_mfa
+
+    res, rt = installation
+    a = _call(rt, tmp_path, 49, '{"agent": "sato"}',
+              [("customer", 0.5, 3.0, "開約したいんですけど")])
+    out = CliRunner().invoke(app, ["search", "解約", "--json"], catch_exceptions=False)
+    assert out.exit_code == 0
+    assert json.loads(out.stdout)["hits"][0] | {"call_id": a, "matched": "reading"} == \
+        json.loads(out.stdout)["hits"][0]
+    out = CliRunner().invoke(app, ["search", "解約"], catch_exceptions=False)
+    assert "開約したいんですけど  (matched by reading)" in out.stdout
+    with rt.db.session() as s:
+        token, _ = create_token(s, CLI, res.admin_email, ["calls:read"])
+    with TestClient(create_app(rt, start_workers=False), follow_redirects=False) as c:
+        r = c.get("/api/search", params={"q": "解約"},
+                  headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert [(h["call_id"], h["matched"]) for h in r.json()["hits"]] == [(a, "reading")]
+        # the UI marks the hit (admin signs in: new password, MFA)
+        c.post("/login", data={"email": res.admin_email, "password": res.admin_password})
+        page = c.get("/password")
+        c.post("/password", data={"current_password": res.admin_password,
+                                  "new_password": "correct horse battery staple",
+                                  "csrf": csrf_from(page.text)})
+        enrol_mfa(c)
+        html = c.get("/", params={"q": "解約"}).text
+        assert "開約したいんですけど" in html and "読みで一致" in html

@@ -355,7 +355,8 @@ def search(
         emit_json({"hits": hits})
         return
     for h in hits:
-        typer.echo(f"{h['call_id']}  {h['start']:7.2f}  {h['speaker']:9} {h['text']}")
+        how = "  (matched by reading)" if h.get("matched") == "reading" else ""
+        typer.echo(f"{h['call_id']}  {h['start']:7.2f}  {h['speaker']:9} {h['text']}{how}")
 
 
 @user_app.command("add")
