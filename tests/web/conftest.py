@@ -25,14 +25,32 @@ def client(installation) -> Iterator[TestClient]:  # type: ignore[no-untyped-def
         yield c
 
 
-def enrol_mfa(client: TestClient) -> tuple[str, list[str]]:
-    """Complete the MFA set-up page; returns (secret, recovery codes)."""
+_LAST_STEP: dict[str, int] = {}
+
+
+def totp_code(secret: str) -> str:
+    """A code the server accepts now: a TOTP time-step is used once per user (replay
+    refused), so a test that signs the same user in twice within 30 s takes the next
+    step (the server accepts ±1 step) — or waits for it, never a fixed sleep."""
+    import time
+
     import pyotp
 
+    while True:
+        now = int(time.time() // 30)
+        step = max(now - 1, _LAST_STEP.get(secret, now - 2) + 1)
+        if step <= now + 1:
+            _LAST_STEP[secret] = step
+            return pyotp.TOTP(secret).at(step * 30)
+        time.sleep((now + 1) * 30 - time.time() + 0.05)
+
+
+def enrol_mfa(client: TestClient) -> tuple[str, list[str]]:
+    """Complete the MFA set-up page; returns (secret, recovery codes)."""
     page = client.get("/mfa/setup")
     assert page.status_code == 200 and "<svg" in page.text  # the QR code
     secret = re.search(r'id="mfa-secret">([A-Z2-7]+)<', page.text).group(1)  # type: ignore[union-attr]
-    r = client.post("/mfa/setup", data={"code": pyotp.TOTP(secret).now(),
+    r = client.post("/mfa/setup", data={"code": totp_code(secret),
                                          "csrf": csrf_from(page.text)})
     assert r.status_code == 200, r.text
     codes = re.findall(r"<code>([0-9a-f]{6}-[0-9a-f]{6})</code>", r.text)
@@ -47,7 +65,8 @@ def signed_in(client: TestClient, installation) -> TestClient:  # type: ignore[n
     r = client.post("/login", data={"email": res.admin_email, "password": res.admin_password})
     assert r.status_code == 303 and r.headers["location"] == "/password"
     page = client.get("/password")
-    r = client.post("/password", data={"new_password": NEW_PASSWORD,
+    r = client.post("/password", data={"current_password": res.admin_password,
+                                       "new_password": NEW_PASSWORD,
                                        "csrf": csrf_from(page.text)})
     assert r.status_code == 303 and r.headers["location"] == "/mfa/setup"
     client.totp, client.recovery = enrol_mfa(client)  # type: ignore[attr-defined]
@@ -74,14 +93,12 @@ def make_user(rt, email: str, role: str, *, team: str | None = None,  # type: ig
 
 
 def sign_in(client: TestClient, email: str, secret: str | None) -> TestClient:
-    import pyotp
-
     client.cookies.clear()
     r = client.post("/login", data={"email": email, "password": NEW_PASSWORD})
     assert r.status_code == 303, r.text
     if secret:
         page = client.get("/mfa")
-        r = client.post("/mfa", data={"code": pyotp.TOTP(secret).now(),
+        r = client.post("/mfa", data={"code": totp_code(secret),
                                       "csrf": csrf_from(page.text)})
         assert r.status_code == 303 and r.headers["location"] == "/"
     client.csrf = csrf_from(client.get("/").text)  # type: ignore[attr-defined]

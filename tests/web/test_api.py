@@ -45,15 +45,19 @@ def test_must_change_password_first(client: TestClient, installation) -> None:  
     assert client.get("/").headers["location"] == "/password"
     assert client.get("/api/calls").status_code == 403
     page = client.get("/password")
-    r = client.post("/password", data={"new_password": "short", "csrf": csrf_from(page.text)})
+    cur = res.admin_password
+    r = client.post("/password", data={"current_password": cur, "new_password": "short",
+                                       "csrf": csrf_from(page.text)})
     assert r.status_code == 400
     # without the CSRF token the change is refused
-    assert client.post("/password", data={"new_password": NEW_PASSWORD}).status_code == 403
-    r = client.post("/password", data={"new_password": "password1234",
+    assert client.post("/password", data={"current_password": cur,
+                                          "new_password": NEW_PASSWORD}).status_code == 403
+    r = client.post("/password", data={"current_password": cur,
+                                       "new_password": "password1234",
                                        "csrf": csrf_from(page.text)})
     assert r.status_code == 400 and "common or breached" in r.text
     old_cookie = client.cookies.get("rokuon_session")
-    r = client.post("/password", data={"new_password": NEW_PASSWORD,
+    r = client.post("/password", data={"current_password": cur, "new_password": NEW_PASSWORD,
                                        "csrf": csrf_from(page.text)})
     assert r.status_code == 303
     assert client.cookies.get("rokuon_session") != old_cookie  # session id rotated

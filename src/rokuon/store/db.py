@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        # Web requests and workers each hold a connection for their unit of work: the
+        # pool is large enough for the server's threads (SQLite connections are cheap),
+        # so readers queue on SQLite's busy timeout, not on an exhausted pool.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True,
+            pool_size=20, max_overflow=60, pool_timeout=60,
         )
 
         @event.listens_for(engine, "connect")
@@ -26,7 +30,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         pool_timeout=60)
 
 
 def is_sqlite(engine: Engine) -> bool:

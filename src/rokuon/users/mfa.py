@@ -6,17 +6,23 @@ recovery codes only as argon2 hashes.
 
 from __future__ import annotations
 
+import hmac
 import io
 import secrets
+import time
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rokuon.store.keys import KeyProvider, WrappedKey
 from rokuon.store.models import User
 
 PRIVILEGED = ("admin", "compliance", "supervisor")
+STEP_S = 30  # RFC 6238 time step; codes of the previous and next step are accepted
 ISSUER = "rokuon"
 _hasher = PasswordHasher()
 
@@ -29,6 +35,7 @@ def new_secret(user: User, keys: KeyProvider) -> str:
     secret = pyotp.random_base32()
     user.mfa_secret = keys.wrap(secret.encode()).to_json()
     user.mfa_enabled = False
+    user.totp_last_step = None
     return secret
 
 
@@ -51,10 +58,35 @@ def qr_svg(uri: str) -> str:
     return buf.getvalue().decode()
 
 
-def verify_totp(user: User, keys: KeyProvider, code: str) -> bool:
+def matching_step(user: User, keys: KeyProvider, code: str, now: float | None = None
+                  ) -> int | None:
+    """The time-step (±1 around now) whose TOTP code is ``code``, or None."""
     secret = _secret(user, keys)
     code = code.strip().replace(" ", "")
-    return bool(secret) and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not secret or not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    step = int((time.time() if now is None else now) // STEP_S)
+    for s in (step - 1, step, step + 1):
+        if hmac.compare_digest(totp.at(s * STEP_S), code):
+            return s
+    return None
+
+
+def verify_totp(session: Session, user: User, keys: KeyProvider, code: str) -> bool:
+    """Check a TOTP code and use it up: a code (a time-step) is accepted once per user,
+    and no older step after a newer one. The last step is stored with a conditional
+    UPDATE, so two parallel requests with the same code cannot both pass."""
+    step = matching_step(user, keys, code)
+    if step is None:
+        return False
+    used = session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None),
+                                                   User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount
+    if used:
+        set_committed_value(user, "totp_last_step", step)
+    return bool(used)
 
 
 def new_recovery_codes(user: User, n: int = 8) -> list[str]:

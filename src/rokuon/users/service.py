@@ -1,19 +1,19 @@
-"""Users and passwords (argon2id). Sessions for the web UI live in web_sessions."""
+"""Users and passwords (argon2id), the password lockout. Web sessions: users.sessions."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import UTC, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from rokuon.access import audit
 from rokuon.access.principal import ROLES, Principal
-from rokuon.store.models import User, WebSession, utcnow
+from rokuon.store.models import User, utcnow
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 
@@ -58,17 +58,29 @@ class AccountLocked(Exception):
     pass
 
 
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def locked_message(user: User) -> str:
+    until = user.locked_until.strftime("%H:%M") if user.locked_until else "?"
+    return f"too many failed sign-ins; try again after {until} UTC"
+
+
 def authenticate(session: Session, email: str, password: str, source: str | None
                  ) -> User | None:
     """Check the password. Five failures in a row lock the account for 15 minutes
-    (AccountLocked); every attempt is audited."""
+    (AccountLocked); every attempt is audited.
+
+    The counter lives in the database and is changed only by single UPDATE statements
+    (increase-and-return, lock-if-reached, reset-unless-locked), so parallel requests
+    cannot lose a failure nor sign in past a lock set by another request."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
     now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
+    if user is not None and is_locked(user, now):
         audit.record(session, email[:320], "auth.login", object_type="user",
                      object_id=str(user.id), outcome="locked", source=source)
-        raise AccountLocked(f"too many failed sign-ins; try again after "
-                            f"{user.locked_until.strftime('%H:%M')} UTC")
+        raise AccountLocked(locked_message(user))
     ok = False
     if user is not None and not user.disabled:
         try:
@@ -77,23 +89,53 @@ def authenticate(session: Session, email: str, password: str, source: str | None
             ok = False
     else:
         _hasher.hash(password)  # same cost whether or not the user exists
+    if user is not None and ok:
+        # reset only while no other request has locked the account meanwhile
+        done = session.execute(
+            update(User).where(User.id == user.id, or_(User.locked_until.is_(None),
+                                                       User.locked_until <= now))
+            .values(failed_logins=0, locked_until=None)
+            .execution_options(synchronize_session=False)).rowcount
+        if not done:
+            session.refresh(user)
+            audit.record(session, email[:320], "auth.login", object_type="user",
+                         object_id=str(user.id), outcome="locked", source=source)
+            raise AccountLocked(locked_message(user))
     audit.record(session, email[:320], "auth.login", object_type="user",
                  object_id=str(user.id) if user else None,
                  outcome="ok" if ok else "failed", source=source)
+    if user is not None and not ok:
+        register_failure(session, user, User.failed_logins, source=source, factor="password")
     if user is not None:
-        if ok:
-            user.failed_logins, user.locked_until = 0, None
-        else:
-            user.failed_logins = (user.failed_logins or 0) + 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until = now + LOCKOUT
-                user.failed_logins = 0
-                audit.record(session, email[:320], "auth.lockout", object_type="user",
-                             object_id=str(user.id), outcome="locked", source=source)
+        session.refresh(user)
     return user if ok else None
 
 
+def register_failure(session: Session, user: User, counter: Any, *, source: str | None,
+                     factor: str, limit: int = MAX_FAILURES) -> bool:
+    """Count one failure of a sign-in factor for the user (``counter`` is the column:
+    User.failed_logins or User.mfa_failures) and lock the account when the limit is
+    reached. Both steps are single UPDATE statements on the row, so the count is exact
+    under any concurrency. Returns True when this failure locked the account."""
+    n = session.execute(
+        update(User).where(User.id == user.id).values({counter: counter + 1})
+        .returning(counter).execution_options(synchronize_session=False)).scalar_one()
+    if n < limit:
+        return False
+    locked = session.execute(
+        update(User).where(User.id == user.id, counter >= limit)
+        .values({counter: 0, User.locked_until: utcnow() + LOCKOUT})
+        .execution_options(synchronize_session=False)).rowcount
+    if locked:
+        audit.record(session, user.email, "auth.lockout", object_type="user",
+                     object_id=str(user.id), outcome="locked", source=source,
+                     detail={"factor": factor, "failures": int(n)})
+    return bool(locked)
+
+
 def set_password(session: Session, user: User, new_password: str) -> None:
+    """Set a new password (policy checked). Callers that act for the user themselves
+    use change_password, which also asks for the current password."""
     from rokuon.users.password_policy import WeakPassword, check_password
 
     try:
@@ -106,38 +148,8 @@ def set_password(session: Session, user: User, new_password: str) -> None:
                  object_id=str(user.id))
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def start_session(session: Session, user: User) -> tuple[str, WebSession]:
-    token = secrets.token_urlsafe(32)
-    ws = WebSession(token_hash=_digest(token), user_id=user.id,
-                    csrf_token=secrets.token_urlsafe(24))
-    session.add(ws)
-    return token, ws
-
-
-def resolve_session(session: Session, token: str, *, idle_minutes: int, absolute_hours: int
-                    ) -> tuple[User, WebSession] | None:
-    ws = session.get(WebSession, _digest(token))
-    if ws is None:
-        return None
-    now = utcnow()
-    created = ws.created_at if ws.created_at.tzinfo else ws.created_at.replace(tzinfo=UTC)
-    seen = ws.last_seen_at if ws.last_seen_at.tzinfo else ws.last_seen_at.replace(tzinfo=UTC)
-    if now - seen > timedelta(minutes=idle_minutes) or \
-            now - created > timedelta(hours=absolute_hours):
-        session.delete(ws)
-        return None
-    user = session.get(User, ws.user_id)
-    if user is None or user.disabled:
-        return None
-    ws.last_seen_at = now
-    return user, ws
-
-
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
-
-
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

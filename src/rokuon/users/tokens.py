@@ -36,6 +36,13 @@ def create_token(session: Session, actor: Principal, email: str, scopes: list[st
     if bad or not scopes:
         raise TokenError(f"unknown scope(s) {', '.join(bad) or '(none)'}; "
                          f"use: {', '.join(SCOPES)}")
+    from rokuon.access.permissions import scopes_beyond_role
+
+    beyond = scopes_beyond_role(user.role, list(scopes))
+    if beyond:
+        raise TokenError(f"the {user.role} role of {user.email} does not allow "
+                         f"{', '.join(beyond)}: a token never gives more than its user's "
+                         f"role (see the permission table in docs/security.md)")
     if not 1 <= days <= 365:
         raise TokenError("--days must be between 1 and 365")
     token = PREFIX + secrets.token_urlsafe(32)

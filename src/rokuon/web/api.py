@@ -13,16 +13,25 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from rokuon.access.door import AccessDenied, NotFound, get_call
+from rokuon.access.door import AccessDenied, NotFound, get_call, open_break_glass
 from rokuon.calls.ingest import IngestError, ingest_stream
 from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
 from rokuon.store.blobs import BlobTooLargeError
 from rokuon.web.audio import range_response
-from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, require_scope, runtime
+from rokuon.web.deps import (
+    Auth,
+    api_auth,
+    check_csrf,
+    db_session,
+    require_action,
+    require_scope,
+    runtime,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -45,13 +54,14 @@ def api_list_calls(f: CallFilter = Depends(call_filter), auth: Auth = Depends(ap
 
 
 @router.get("/calls/{call_id}")
-def api_show_call(call_id: str, words: bool = False, break_glass: str | None = None,
-                  auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
-                  rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+def api_show_call(call_id: str, words: bool = False, auth: Auth = Depends(api_auth),
+                  s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
+                  ) -> dict[str, Any]:
+    """A call outside one's scope opens only after POST …/break-glass (never by GET)."""
     require_scope(auth, "calls:read")
+    require_action(auth, "read")
     try:
-        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words,
-                         break_glass=break_glass)
+        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
@@ -67,35 +77,62 @@ def api_search(q: str = Query(..., min_length=1, max_length=200),
 
 @router.get("/calls/{call_id}/audio")
 def api_audio(call_id: str, request: Request, purpose: str | None = None,
-              break_glass: str | None = None, auth: Auth = Depends(api_auth),
+              download: bool = False, auth: Auth = Depends(api_auth),
               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
-    """The recording, decrypted in memory. Requires a stated purpose of use."""
+    """The recording, decrypted in memory. Requires a stated purpose of use. Every
+    request — whatever its Range header — passes the door and is audited; the audit row
+    is committed before the first byte leaves."""
     require_scope(auth, "audio:read")
+    action = "download" if download else "play"
+    require_action(auth, action)
     from rokuon.engine.audio.playback import to_wav_pcm16
     from rokuon.store.keys import WrappedKey
 
     range_header = request.headers.get("range")
-    first = range_header is None or range_header.strip().startswith("bytes=0-")
     cache = request.app.state.audio_cache
-    cache_key = f"{auth.user.id}:{call_id}:{purpose}"
-    data = cache.get(cache_key)
     try:
-        if data is None or first:
-            # every fresh play (not the player's follow-up ranges) passes the door
-            call = get_call(s, auth.principal, call_id, action="call.play", purpose=purpose,
-                            require_purpose=True, break_glass=break_glass,
-                            detail={"range": range_header})
-            if call.wrapped_key is None:
-                raise NotFound(f"call {call_id} not found")
-            if data is None:
-                with rt.blobs.open(call.blob_key, WrappedKey.from_json(call.wrapped_key)) as r:
-                    data = to_wav_pcm16(r)
-                cache.put(cache_key, data)
+        call = get_call(s, auth.principal, call_id, action=f"call.{action}", purpose=purpose,
+                        require_purpose=True, detail={"range": range_header[:100]}
+                        if range_header else None)
+        if call.wrapped_key is None:
+            raise NotFound(f"call {call_id} not found")
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except AccessDenied as exc:
         raise HTTPException(status_code=403, detail=str(exc)) from exc
-    return range_response(data, range_header, "audio/wav")
+    s.commit()  # the audit row is durable (and the write lock free) before decoding
+    data = cache.get(call)
+    if data is None:
+        with rt.blobs.open(call.blob_key, WrappedKey.from_json(call.wrapped_key)) as r:
+            data = to_wav_pcm16(r)
+        cache.put(call, data)
+    resp = range_response(data, range_header, "audio/wav")
+    if download:
+        resp.headers["Content-Disposition"] = f'attachment; filename="{call_id}.wav"'
+    return resp
+
+
+class BreakGlass(BaseModel):
+    justification: str = Field(..., max_length=2000)
+
+
+@router.post("/calls/{call_id}/break-glass")
+def api_break_glass(call_id: str, body: BreakGlass, request: Request,
+                    auth: Auth = Depends(api_auth), s: Session = Depends(db_session)
+                    ) -> dict[str, Any]:
+    """Open a call outside one's scope for a while, with a written justification
+    (admin, compliance, supervisor; flagged for review). A deliberate POST with the
+    CSRF token: a link cannot do it."""
+    require_scope(auth, "calls:read")
+    require_action(auth, "read")
+    check_csrf(auth, request.headers.get("x-csrf-token"))
+    try:
+        grant = open_break_glass(s, auth.principal, call_id, body.justification)
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except AccessDenied as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
+    return {"call_id": call_id, "grant": grant.id, "until": grant.expires_at.isoformat()}
 
 
 @router.delete("/calls/{call_id}")
@@ -107,12 +144,12 @@ def api_delete(call_id: str, request: Request, reason: str = Query(..., min_leng
 
     require_scope(auth, "calls:write")
     check_csrf(auth, request.headers.get("x-csrf-token"))
+    require_action(auth, "delete")
     try:
         rec = erase_call(rt, auth.principal, call_id, reason=reason)
     except EraseRefused as exc:
         code = 404 if "not found" in str(exc) else 403 if "only" in str(exc) else 409
         raise HTTPException(status_code=code, detail=str(exc)) from exc
-    request.app.state.audio_cache.clear()
     return {"call_id": call_id, "deleted": True, "deletion_record": rec.id}
 
 
@@ -176,6 +213,7 @@ async def api_upload(request: Request, filename: str | None = None,
                      rt: Runtime = Depends(runtime)) -> Response:
     require_scope(auth, "calls:write")
     check_csrf(auth, request.headers.get("x-csrf-token"))
+    require_action(auth, "upload")
     limit = rt.settings.max_upload_bytes
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:

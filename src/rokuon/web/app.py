@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from rokuon.access.playback_cache import PlaybackCache
 from rokuon.runtime import Runtime
-from rokuon.web import api, requests_api, requests_ui, ui
-from rokuon.web.audio import MemoryLRU
+from rokuon.web import api, requests_api, requests_ui, signin, ui
 from rokuon.web.deps import LoginRequired
+from rokuon.web.unit_of_work import CommitBeforeResponse
 
 log = logging.getLogger("rokuon.web")
 
@@ -111,13 +112,17 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.rt = rt
     app.state.executor = executor
-    app.state.audio_cache = MemoryLRU(2)
+    app.state.audio_cache = PlaybackCache(2)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
+    app.include_router(signin.router)
     app.include_router(ui.router)
     app.include_router(api.router)
     app.include_router(requests_api.router)
     app.include_router(requests_ui.router)
+
+    # innermost: the request's database work is committed before its response starts
+    app.add_middleware(CommitBeforeResponse)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

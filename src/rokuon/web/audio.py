@@ -1,46 +1,14 @@
 """Serving call audio to the player: decrypted and transcoded in memory, with
-HTTP Range support. Never written to disk."""
+HTTP Range support. Never written to disk. (The decoded audio is kept only in
+rokuon.access.playback_cache, behind the door.)"""
 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 
 from fastapi import Response
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-class MemoryLRU:
-    """A tiny in-memory cache of transcoded WAVs (the browser asks for many ranges)."""
-
-    def __init__(self, size: int = 2) -> None:
-        self.size = size
-        self._d: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            v = self._d.get(key)
-            if v is not None:
-                self._d.move_to_end(key)
-            return v
-
-    def put(self, key: str, value: bytes) -> None:
-        with self._lock:
-            self._d[key] = value
-            self._d.move_to_end(key)
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._d.clear()
-
-    def drop(self, key: str) -> None:
-        with self._lock:
-            self._d.pop(key, None)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:

@@ -15,7 +15,8 @@ from rokuon.access.principal import Principal
 from rokuon.runtime import Runtime
 from rokuon.store.models import User, WebSession
 from rokuon.users.mfa import mfa_required
-from rokuon.users.service import principal_for, resolve_session
+from rokuon.users.service import principal_for
+from rokuon.users.sessions import resolve_session
 from rokuon.users.tokens import SCOPES, resolve_token
 
 SESSION_COOKIE = "rokuon_session"
@@ -27,8 +28,16 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.rt
 
 
-def db_session(rt: Runtime = Depends(runtime)) -> Iterator[Session]:
+# the request's database sessions, committed by web.unit_of_work before the response
+OPEN_SESSIONS = "rokuon.db_sessions"
+
+
+def db_session(request: Request, rt: Runtime = Depends(runtime)) -> Iterator[Session]:
+    """The request's unit of work. Its changes (audit rows, a new sign-in session) are
+    committed before the first byte of the response is sent (web.unit_of_work), and
+    rolled back when the handler fails."""
     with rt.db.session() as s:
+        request.scope.setdefault(OPEN_SESSIONS, []).append(s)
         yield s
 
 
@@ -109,6 +118,16 @@ def ui_auth(auth: Auth = Depends(ui_session)) -> Auth:
     if auth.pending_step:
         raise LoginRequired(auth.pending_step)
     return auth
+
+
+def require_action(auth: Auth, action: str) -> None:
+    """The role × action table (rokuon.access.permissions): 403 when the role may not."""
+    from rokuon.access.permissions import Forbidden, require
+
+    try:
+        require(auth.principal, action)
+    except Forbidden as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
 
 
 def require_scope(auth: Auth, scope: str) -> None:
