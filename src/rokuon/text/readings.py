@@ -170,11 +170,10 @@ class Word:
     token: Token
     reading: str  # normalised reading
     form: str  # normalised dictionary form
-
-    @property
-    def plain_word(self) -> bool:
-        """A dictionary word written with two or more kanji (他者, 貴社, 保存)."""
-        return not self.token.oov and len(_KANJI.findall(self.token.surface)) >= 2
+    # an ordinary word of its own (他者, 保存, 聞い) — not what a mishearing leaves:
+    # out of vocabulary (ヨクオン), a kanji cut out of a non-word (開|約し), a noun
+    # spelt in kana (かいやく)
+    real: bool = True
 
 
 @lru_cache(maxsize=4096)
@@ -235,17 +234,19 @@ def _units(t: Token, primary: str, sino_ok: bool) -> list[tuple[str, int, int]]:
 def reading(text: str) -> Reading:
     toks = [t for t in tokens(text) if t.surface.strip() and (
         not t.is_symbol or _LONG.match(t.surface))]
-    word_list: list[Word] = []
-    for t in toks:
-        # with the previous word's last kana, so ー (and オウ) read across words
-        before = word_list[-1].reading[-1:] if word_list else ""
-        r = normalize_reading(before + (t.reading or t.surface))[len(before):]
-        word_list.append(Word(t, r, normalize(t.normal)))
-    words = tuple(word_list)
     frag = [_fragment(t) for t in toks]
     run = [f and ((i > 0 and bool(_KANJI.search(toks[i - 1].surface[-1:])))
                   or (i + 1 < len(toks) and bool(_KANJI.match(toks[i + 1].surface))))
            for i, f in enumerate(frag)]
+    word_list: list[Word] = []
+    for i, t in enumerate(toks):
+        # with the previous word's last kana, so ー (and オウ) read across words
+        before = word_list[-1].reading[-1:] if word_list else ""
+        r = normalize_reading(before + (t.reading or t.surface))[len(before):]
+        kana_noun = not _KANJI.search(t.surface) and t.pos[0] == "名詞"
+        word_list.append(Word(t, r, normalize(t.normal),
+                              real=not (t.oov or run[i] or kana_noun)))
+    words = tuple(word_list)
     variants: list[Variant] = []
     for sino in (False, True):
         if sino and not any(run):
@@ -294,12 +295,12 @@ def _accept(text_words: list[Word], phrase: Reading, spelling: bool) -> bool:
             return False
         if w.token.pos[0] == "助動詞" and not w.token.oov:
             return False
-    if not all(w.plain_word for w in differing):
+    if not all(w.real for w in differing):
         return True
     # the text says other real words: a match only for a query that is itself a
     # spelling rather than words (a search for かいやく or the misspelling 開約)
     text_forms = {w.form for w in text_words}
-    return spelling and any(w.token.oov or not w.plain_word
+    return spelling and any(not w.real or not _KANJI.search(w.token.surface)
                             for w in phrase.words if w.form not in text_forms)
 
 
