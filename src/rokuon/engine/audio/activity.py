@@ -98,7 +98,11 @@ def voiced_frames(samples: np.ndarray, sample_rate: int = ENGINE_SAMPLE_RATE,
     if not region.any():
         return region
     speech_level = float(np.percentile(levels[region], 95))
-    noise_floor = float(np.percentile(levels, 10))
+    outside = levels[~region]
+    # the noise floor where the VAD heard no speech; a channel that is speech almost
+    # throughout has none to measure (then only ``range_db`` decides)
+    noise_floor = float(np.percentile(outside, 20)) if outside.size >= 0.5 / FRAME_S \
+        else _FLOOR_DB
     threshold = max(speech_level - o.range_db, noise_floor + o.floor_margin_db)
     if speech_level <= _FLOOR_DB + o.floor_margin_db:  # nothing but digital silence
         return np.zeros(levels.size, dtype=bool)
