@@ -119,20 +119,20 @@ def _stretches(spans: list[Span], min_s: float) -> dict[str, Any]:
             "stretches": [{"start": round(s, 2), "end": round(e, 2)} for s, e in long[:50]]}
 
 
-def _interruptions(voiced: dict[str, list[Span]], talk: dict[str, list[Span]],
-                   pause_s: float, min_overlap: float, min_turn: float, min_into: float
-                   ) -> list[dict[str, Any]]:
-    """A party cuts in when a turn of theirs (≥ ``min_turn`` long, so a back-channel
-    「はい」 does not count) starts while another party is mid-turn (that party's speech,
-    own pauses < ``pause_s`` bridged, began ≥ ``min_into`` earlier and goes on) and both
-    are actually voiced together for ≥ ``min_overlap`` before either stops (a turn
-    change where both overlap for a moment is not an interruption)."""
+def _interruptions(voiced: dict[str, list[Span]], pause_s: float, min_overlap: float,
+                   min_turn: float, min_into: float) -> list[dict[str, Any]]:
+    """A party cuts in when a turn of theirs (own pauses < ``pause_s`` bridged, so going
+    on after a short pause is no new turn; ≥ ``min_turn`` long, so a back-channel
+    「はい」 does not count) starts while another party is mid-turn (that party's turn
+    began ≥ ``min_into`` earlier and goes on) and both are actually voiced together for
+    ≥ ``min_overlap`` before either stops (a turn change where both overlap for a moment
+    is not an interruption)."""
     out: list[dict[str, Any]] = []
-    for by, own_turns in talk.items():
-        for other in talk:
+    own_bridged = {r: merge(v, gap=pause_s) for r, v in voiced.items()}
+    for by, own_turns in own_bridged.items():
+        for other, other_turns in own_bridged.items():
             if other == by:
                 continue
-            other_turns = merge(voiced[other], gap=pause_s)
             for s, e in own_turns:
                 if e - s < min_turn:
                     continue
@@ -194,8 +194,7 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
     parts = list(voiced.values())
     overlap = total(merge([x for i, a in enumerate(parts) for b in parts[i + 1:]
                            for x in intersect(a, b)]))
-    inter = _interruptions(voiced, spans, pause_s,
-                           float(c.get("interrupt_min_overlap_s", 0.3)),
+    inter = _interruptions(voiced, pause_s, float(c.get("interrupt_min_overlap_s", 0.3)),
                            float(c.get("interrupt_min_turn_s", 1.0)),
                            float(c.get("interrupt_min_into_turn_s", 0.3)))
     parties: dict[str, dict[str, Any]] = {}
