@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -103,3 +104,32 @@ def sign_in(client: TestClient, email: str, secret: str | None) -> TestClient:
         assert r.status_code == 303 and r.headers["location"] == "/"
     client.csrf = csrf_from(client.get("/").text)  # type: ignore[attr-defined]
     return client
+
+
+@contextmanager
+def live_server(rt) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app under a real uvicorn in a thread (a real network round trip: what a
+    browser sees, unlike TestClient, which waits for the whole app call)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(rt, start_workers=False), host="127.0.0.1",
+                                        port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    started = threading.Event()
+    while not started.wait(0.02):
+        if srv.started:
+            started.set()
+        elif not t.is_alive():
+            raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(10)
