@@ -45,10 +45,17 @@ def test_noise_floor_is_not_speech() -> None:
     assert sum(e - s for s, e in spans) == pytest.approx(1.5, abs=0.05)
 
 
-def test_pure_noise_inside_vad_regions_is_not_speech() -> None:
-    """A region a VAD claimed, with the same noise outside it: nothing is voiced."""
+def test_speech_over_a_measured_noise_floor_gets_tight_edges() -> None:
+    x = bursts([(2.5, 4.0), (6.0, 7.0)], 10.0, noise=0.01)  # ≈ 20 dB above the noise
+    spans = tight_activity(x, regions=[(2.1, 4.4), (5.6, 7.4)])
+    assert spans == [pytest.approx((2.5, 4.0), abs=0.03), pytest.approx((6.0, 7.0), abs=0.03)]
+
+
+def test_level_that_cannot_tell_speech_from_background_keeps_the_vad_regions() -> None:
+    """Loud noise everywhere (as loud inside the VAD's regions as outside): the level
+    decides nothing, so the VAD's word stands instead of "nobody spoke"."""
     x = bursts([], 10.0, noise=0.05)
-    assert tight_activity(x, regions=[(2.0, 6.0)]) == []
+    assert tight_activity(x, regions=[(2.0, 6.0)]) == [(2.0, 6.0)]
 
 
 def test_short_holes_filled_short_blips_dropped() -> None:

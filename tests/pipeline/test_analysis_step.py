@@ -143,6 +143,7 @@ def test_stored_voice_activity_is_reused_not_computed_again(
     from sqlalchemy import update
 
     from rokuon.engine.asr import transcribe as asr
+    from rokuon.engine.audio import activity
     from rokuon.store.models import Transcript
 
     call_id = _call_with_transcript(rt, tmp_path, LINES)
@@ -155,6 +156,7 @@ def test_stored_voice_activity_is_reused_not_computed_again(
         raise AssertionError("VAD computed again")
 
     monkeypatch.setattr(asr, "speech_chunks", no_vad)
+    monkeypatch.setattr(activity, "vad_regions", no_vad)  # the stored spans are the regions
     run_until_done(rt, [call_id], timeout_s=60)
     with rt.db.session() as s:
         m = show_call(s, CLI, call_id, "Asia/Tokyo")["analysis"]["metrics"]

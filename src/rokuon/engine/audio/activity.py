@@ -8,9 +8,11 @@ short minimum silence and a small pad) says *where* speech is, and the frame ene
 says exactly where it starts and stops: a 10 ms frame is voiced when it is inside a
 Silero region and its level is within ``range_db`` of the channel's speech level (and
 clearly above its noise floor). Holes shorter than ``hole_s`` (between syllables) are
-filled and blips shorter than ``min_s`` dropped.
+filled and blips shorter than ``min_s`` dropped. Where the level cannot separate speech
+from the background (speech less than ``min_snr_db`` above the noise floor: loud noise,
+music), the VAD's regions are used as they are.
 
-Pauses inside a turn (between sentences, ≈0.3–0.5 s) are *not* bridged here: that is
+Pauses inside a turn (between sentences, ≈0.3–0.9 s) are *not* bridged here: that is
 a convention of the metrics (``talk_metrics``), not a property of the audio.
 """
 
@@ -34,6 +36,7 @@ class ActivityOptions:
     vad_pad_ms: int = 120  # Silero regions widened by this much as the search window
     range_db: float = 35.0  # voiced = within this of the speech level (95th percentile)
     floor_margin_db: float = 8.0  # …and this much above the noise floor
+    min_snr_db: float = 12.0  # below this speech-to-floor ratio the level decides nothing
     hole_s: float = 0.12  # fill unvoiced holes shorter than this
     min_s: float = 0.05  # drop voiced islands shorter than this
     use_vad: bool = True  # False: energy only (tests, or no Silero available)
@@ -103,9 +106,13 @@ def voiced_frames(samples: np.ndarray, sample_rate: int = ENGINE_SAMPLE_RATE,
     # throughout has none to measure (then only ``range_db`` decides)
     noise_floor = float(np.percentile(outside, 20)) if outside.size >= 0.5 / FRAME_S \
         else _FLOOR_DB
-    threshold = max(speech_level - o.range_db, noise_floor + o.floor_margin_db)
     if speech_level <= _FLOOR_DB + o.floor_margin_db:  # nothing but digital silence
         return np.zeros(levels.size, dtype=bool)
+    if speech_level - noise_floor < o.min_snr_db:
+        # the level cannot tell speech from the background (loud noise, music, a tone):
+        # the VAD's regions as they are
+        return region
+    threshold = max(speech_level - o.range_db, noise_floor + o.floor_margin_db)
     return region & (levels >= threshold)
 
 
