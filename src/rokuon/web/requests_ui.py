@@ -127,6 +127,9 @@ def request_export(request_id: str, request: Request, csrf: str = Form(""),
     except (dsar.RequestError, package.PackageError, NotFound) as exc:
         error = str(exc)
     with rt.db.session() as s:
-        doc = dsar.describe(s, dsar._get(s, request_id))
+        try:
+            doc = dsar.describe(s, dsar._get(s, request_id))
+        except dsar.RequestError as exc:  # an unknown request: 404, not a 500
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
     return render(request, "request.html", status_code=422 if error else 200, auth=auth,
                   req=doc, grounds=dsar.REFUSAL_GROUNDS, overdue=False, link=link, error=error)

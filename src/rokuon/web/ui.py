@@ -16,7 +16,7 @@ from rokuon.access import audit
 from rokuon.access.door import NotFound
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
-from rokuon.web.deps import Auth, db_session, runtime, ui_auth
+from rokuon.web.deps import Auth, db_session, require_action, runtime, ui_auth
 from rokuon.web.highlight import transcript_pieces
 from rokuon.web.i18n import pick_lang, translator
 
@@ -56,6 +56,7 @@ def call_list(request: Request, q: str = "", since: str = "", until: str = "", a
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
 def call_page(request: Request, call_id: str, auth: Auth = Depends(ui_auth),
               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
+    require_action(auth, "read")
     try:
         doc = show_call(s, auth.principal, call_id, rt.settings.timezone)
     except NotFound as exc:
@@ -66,17 +67,14 @@ def call_page(request: Request, call_id: str, auth: Auth = Depends(ui_auth),
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """Liveness only: no version, no internals."""
     return {"status": "ok"}
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, actor: str = "", action: str = "", call: str = "",
                auth: Auth = Depends(ui_auth), s: Session = Depends(db_session)) -> Response:
-    from rokuon.access.door import can_read_audit
-
-    if not can_read_audit(auth.principal):
-        raise HTTPException(status_code=403, detail="the audit log is for auditors, "
-                                                    "compliance officers and admins")
+    require_action(auth, "audit")
     rows = audit.query(s, actor=actor or None, action=action or None, object_id=call or None,
                        limit=500)
     entries = [audit.as_row(e) for e in rows]
@@ -91,6 +89,7 @@ def checklist_page(request: Request, format: str = "html", auth: Auth = Depends(
     """The security checklist report (HTML, or ?format=json / pdf)."""
     from rokuon.compliance import checklist
 
+    require_action(auth, "audit")
     try:
         rep = checklist.build(rt, auth.principal)
     except checklist.ChecklistError as exc:
@@ -106,11 +105,7 @@ def checklist_page(request: Request, format: str = "html", auth: Auth = Depends(
 @router.get("/audit.csv")
 def audit_csv(actor: str = "", action: str = "", call: str = "",
               auth: Auth = Depends(ui_auth), s: Session = Depends(db_session)) -> Response:
-    from rokuon.access.door import can_read_audit
-
-    if not can_read_audit(auth.principal):
-        raise HTTPException(status_code=403, detail="the audit log is for auditors, "
-                                                    "compliance officers and admins")
+    require_action(auth, "audit")
     rows = audit.query(s, actor=actor or None, action=action or None, object_id=call or None,
                        limit=100_000)
     audit.record(s, auth.principal, "audit.export", detail={"rows": len(rows)})
