@@ -158,3 +158,42 @@ def test_corpus_call_metrics_on_target(call: str) -> None:
     assert abs(m["overlap_s"] - sum(e - s for s, e in overlaps)) <= 1.0
     assert [(i["by"], i["at"]) for i in m["interruptions_detail"]] == [
         ("customer", s) for s, _ in overlaps]
+
+
+def test_words_count_where_no_activity_was_found() -> None:
+    """Activity found nothing (odd audio, a transcript made elsewhere) but words were
+    transcribed: the words are the talk, not zero."""
+    a = seg("agent", 1.0, 3.0, "はい")
+    a.words = [Word("はい", 1.0, 3.0, 0.9)]
+    c = seg("customer", 4.0, 5.0, "ええ")
+    mono = run(CallInput(segments=[a, c], duration_s=6.0, activity=[]))
+    assert mono["agent_talk_s"] == 2.0 and mono["customer_talk_s"] == 1.0
+    stereo = run(CallInput(segments=[a, c], duration_s=6.0,
+                           speech={"agent": [(1.2, 2.8)], "customer": []}))
+    assert stereo["agent_talk_s"] == 1.6 and stereo["customer_talk_s"] == 1.0
+
+
+def test_mono_corpus_call_on_target() -> None:
+    """Mono: the parties' times (here the labelled utterances, as a diarized transcript
+    would give them) trimmed to the mixed audio's tight activity."""
+    from rokuon.engine.audio.activity import tight_activity
+    from rokuon.engine.audio.decode import decode
+
+    from .corpus import CALLS
+
+    call = "04_abusive_complaint"
+    t = truth(call)
+    with (CALLS / call / "mono.wav").open("rb") as fh:
+        mixed = decode(fh).channels[0]
+    inp = call_input(call)
+    inp.activity = tight_activity(mixed)
+    m = run(inp)
+    assert m["source"] == "words+activity"
+    utts = t["utterances"]
+    for role in ("agent", "customer"):
+        said = sum(u["end"] - u["start"] for u in utts if u["speaker"] == role)
+        assert abs(m[f"{role}_talk_s"] - said) <= max(1.5, 0.1 * said), role
+    heard = talk_metrics.merge([(u["start"], u["end"]) for u in utts])
+    silence = t["duration_s"] - talk_metrics.total(heard)
+    assert abs(m["silence_s"] - silence) <= max(1.5, 0.1 * silence)
+    assert m["interruptions"] == len(t["labels"]["overlaps"])

@@ -90,11 +90,13 @@ def speech_spans(inp: CallInput) -> dict[str, list[Span]]:
     """Per role, where the party is voiced: its channel's activity (stereo), else its
     word spans trimmed to the mixed audio's activity when known, else segment spans."""
     out: dict[str, list[Span]] = {}
-    activity = merge(list(inp.activity)) if inp.activity is not None else None
+    activity = merge(list(inp.activity)) if inp.activity else None
     for role in inp.roles():
-        if inp.speech and role in inp.speech:
+        if inp.speech and inp.speech.get(role):
             out[role] = merge(list(inp.speech[role]))
             continue
+        # no channel activity (mono, or a channel where none was found although words
+        # were transcribed there): the words, trimmed to the mixed audio's activity
         spans: list[Span] = []
         for seg in inp.by_role(role):
             if seg.words:
@@ -187,7 +189,7 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
     duration = max(inp.duration_s, max((e for v in spans.values() for _, e in v), default=0))
     heard = [x for v in spans.values() for x in v]
     if inp.activity:  # mono: voiced audio that no party's words cover is not silence
-        heard += turns(list(inp.activity), [], pause_s)
+        heard += list(inp.activity)  # (not bridged: a pause may be a change of speaker)
     quiet = gaps(merge(heard), duration)
     talk = {r: total(v) for r, v in spans.items()}
     everyone = sum(talk.values()) or 1.0
