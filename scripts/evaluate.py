@@ -10,6 +10,13 @@ and prints, per call and overall:
   whose speaker is speaking in the ground truth at the word's midpoint (during
   an overlap either speaker counts; words in gaps are not counted).
 
+Options compare the ways of driving the recogniser (docs/asr.md has the numbers):
+  --engine bare       faster-whisper called directly (vad_filter=True, beam 5), per channel
+  --hotwords off      without the domain vocabulary
+  --prompt verbatim   with the filler-keeping prompt
+  --real DIR          also a corpus of real recordings (DIR/<id>/audio.* + truth.json
+                      with "text"), single speaker: CER only
+
 Usage: python scripts/evaluate.py [--mode stereo|mono|both] [--limit N] [--json OUT]
 """
 
@@ -24,7 +31,7 @@ from statistics import mean
 from typing import Any
 
 from rokuon.config import load_settings
-from rokuon.engine.asr.metrics import cer
+from rokuon.engine.asr.metrics import cer, normalise_for_cer
 from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine, prompt_for
 from rokuon.engine.audio.decode import decode
 from rokuon.engine.types import Transcript
@@ -54,14 +61,62 @@ def attribution(tr: Transcript, utts: list[dict[str, Any]]) -> tuple[float, floa
     return ok, total
 
 
+def heard(tr: Transcript, role: str | None = None) -> str:
+    """The transcript's words (unintelligible markers are not words)."""
+    return "".join(s.text for s in tr.segments
+                   if (role is None or s.speaker == role) and s.language != "und")
+
+
 def role_cer(tr: Transcript, utts: list[dict[str, Any]]) -> dict[str, float]:
     out = {}
     for role in ("agent", "customer"):
         ref = "".join(u["text"] for u in utts if u["speaker"] == role)
-        hyp = "".join(s.text for s in tr.segments if s.speaker == role)
         if ref:
-            out[role] = cer(ref, hyp)
+            out[role] = cer(ref, heard(tr, role))
+    out["all"] = cer("".join(u["text"] for u in sorted(utts, key=lambda u: u["start"])),
+                     heard(tr))
     return out
+
+
+class BareEngine:
+    """faster-whisper as its README shows it: the model on each channel, vad_filter=True,
+    no guard, no diarization (mono: one speaker), no vocabulary."""
+
+    def __init__(self, model_dir: str, options: AsrOptions) -> None:
+        from faster_whisper import WhisperModel
+
+        self.options = options
+        self.model = WhisperModel(model_dir, device="cpu", compute_type=options.compute_type)
+
+    def transcribe(self, audio: Any, roles: list[str]) -> Transcript:
+        from rokuon.engine.types import Segment, Word
+
+        segs = []
+        for ch, samples in enumerate(audio.channels):
+            role = roles[ch] if ch < len(roles) else "speaker_0"
+            out, _ = self.model.transcribe(samples, language="ja", beam_size=5,
+                                           vad_filter=True, word_timestamps=True)
+            segs += [Segment(role, s.start, s.end, s.text.strip(),
+                             [Word(w.word, w.start, w.end, w.probability)
+                              for w in (s.words or [])], channel=ch) for s in out]
+        return Transcript(segments=segs, language="ja", duration_s=audio.duration_s,
+                          engine="bare", model="packaged")
+
+
+def evaluate_real(engine: Any, d: Path) -> dict[str, Any]:
+    truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
+    audio_file = next(p for p in sorted(d.iterdir()) if p.stem == "audio")
+    with audio_file.open("rb") as fh:
+        audio = decode(fh)
+    t0 = time.perf_counter()
+    tr = engine.transcribe(audio, ["speaker_0"])
+    wall = time.perf_counter() - t0
+    ref = truth["text"]
+    return {"call": d.name, "mode": "real", "duration_s": audio.duration_s,
+            "cer": {"all": cer(ref, heard(tr))}, "errors": round(cer(ref, heard(tr)) * len(
+                normalise_for_cer(ref))), "chars": len(normalise_for_cer(ref)),
+            "attribution": None, "asr_wall_s": round(wall, 2),
+            "rtf": round(wall / audio.duration_s, 3), "hyp": heard(tr)}
 
 
 def evaluate_call(engine: WhisperEngine, d: Path, mode: str) -> dict[str, Any]:
@@ -93,12 +148,33 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--calls", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--engine", choices=["pipeline", "bare"], default="pipeline")
+    ap.add_argument("--hotwords", choices=["on", "off"], default="on")
+    ap.add_argument("--prompt", default=None, help='"verbatim", a text, or "" (default: '
+                    "the installation's setting)")
+    ap.add_argument("--cpu-isa", default=None, help="AVX2 (default), auto, AVX512, GENERIC")
+    ap.add_argument("--real", type=Path, help="a directory of real recordings")
     args = ap.parse_args()
 
     s = load_settings()
-    engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
-                                      initial_prompt=prompt_for(s.asr_initial_prompt)),
-                           s.models_dir)
+    from rokuon.runtime import Runtime
+
+    rt = Runtime(s, require_init=False)
+    prompt = s.asr_initial_prompt if args.prompt is None else args.prompt
+    options = AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
+                         initial_prompt=prompt_for(prompt), seed=s.asr_seed,
+                         cpu_isa=args.cpu_isa or s.asr_cpu_isa,
+                         hotwords=rt.asr_hotwords() if args.hotwords == "on" else None,
+                         language_check=s.asr_language_check)
+    engine: Any = WhisperEngine(options, s.models_dir)
+    if args.engine == "bare":
+        from rokuon.engine.asr import numerics
+        from rokuon.engine.asr.model import resolve_model
+
+        numerics.pin(options.cpu_isa)
+        engine = BareEngine(resolve_model(s.asr_model, s.models_dir), options)
+    print(f"engine={args.engine} hotwords={options.hotwords!r} prompt={options.initial_prompt!r}"
+          f" cpu_isa={options.cpu_isa}")
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     if args.limit:
         dirs = dirs[: args.limit]
@@ -115,17 +191,34 @@ def main() -> int:
                   f"{r['cer'].get('agent', float('nan')):9.3f} "
                   f"{r['cer'].get('customer', float('nan')):9.3f} {attrib:>7} {r['rtf']:6.3f}",
                   flush=True)
+    if args.real:
+        for d in sorted(p for p in args.real.glob("*") if (p / "truth.json").exists()):
+            r = evaluate_real(engine, d)
+            results.append(r)
+            print(f"{r['call']:34} {'real':6} {r['duration_s']:6.1f} "
+                  f"{r['cer']['all']:9.3f} {'':>9} {'-':>7} {r['rtf']:6.3f}", flush=True)
+        modes = modes + ["real"]
     print("\nsummary (mean over calls):")
     summary: dict[str, Any] = {}
     for mode in modes:
         rs = [r for r in results if r["mode"] == mode]
+        if mode == "real":
+            chars = sum(r["chars"] for r in rs)
+            summary[mode] = {"clips": len(rs), "seconds": round(sum(r["duration_s"]
+                                                                     for r in rs), 1),
+                             "cer_pooled": round(sum(r["errors"] for r in rs) / chars, 4),
+                             "cer_mean": round(mean(r["cer"]["all"] for r in rs), 4),
+                             "rtf": round(mean(r["rtf"] for r in rs), 3)}
+            print(f"  {mode}: {json.dumps(summary[mode], ensure_ascii=False)}")
+            continue
         summary[mode] = {
             "calls": len(rs),
             "cer_agent": round(mean(r["cer"]["agent"] for r in rs if "agent" in r["cer"]), 4),
             "cer_customer": round(mean(r["cer"]["customer"] for r in rs
                                        if "customer" in r["cer"]), 4),
-            "attribution": round(mean(r["attribution"] for r in rs
-                                      if r["attribution"] is not None), 4),
+            "cer_all": round(mean(r["cer"]["all"] for r in rs), 4),
+            "attribution": round(mean([r["attribution"] for r in rs
+                                       if r["attribution"] is not None] or [0.0]), 4),
             "rtf": round(mean(r["rtf"] for r in rs), 3),
         }
         print(f"  {mode}: {json.dumps(summary[mode], ensure_ascii=False)}")

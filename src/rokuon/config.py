@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     # Whisper leaves fillers (えーと, あのー) out unless its prompt shows them:
     # "" = no prompt (best CER), "verbatim" = keep fillers (see docs/evaluation.md), or a text
     asr_initial_prompt: str = ""
+    # CPU kernel family pinned so that the same audio gives the same text on every x86
+    # machine ("auto" = the fastest kernels of this CPU; see docs/asr.md)
+    asr_cpu_isa: str = "AVX2"
+    asr_seed: int = 0  # seed of Whisper's temperature fallback (sampling)
+    # domain vocabulary given to Whisper as hotwords: the terms of this YAML file (default
+    # HOME/vocabulary.yaml when it exists) + company, competitor and key phrase lists
+    asr_vocabulary: Path | None = None
+    asr_hotwords: bool = True
+    # a low-confidence stretch is checked for another language; if it is not Japanese it
+    # is transcribed in that language and marked, if unintelligible it is marked as such
+    asr_language_check: bool = True
     models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
 
     # ingest

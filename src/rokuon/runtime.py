@@ -80,9 +80,24 @@ class Runtime:
                     compute_type=s.asr_compute_type,
                     cpu_threads=s.asr_cpu_threads,
                     initial_prompt=prompt_for(s.asr_initial_prompt),
+                    seed=s.asr_seed,
+                    cpu_isa=s.asr_cpu_isa,
+                    hotwords=self.asr_hotwords() if s.asr_hotwords else None,
+                    language_check=s.asr_language_check,
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
             return self.__dict__["_asr"]
+
+    def asr_hotwords(self) -> str | None:
+        """The domain vocabulary for the recogniser: the installation's vocabulary file
+        first, then the names and phrases the detectors look for (company, competitors,
+        recording announcement and refusal, churn)."""
+        from rokuon.engine.asr import vocabulary
+
+        s = self.settings
+        path = s.asr_vocabulary or (s.home / "vocabulary.yaml")
+        terms = vocabulary.load_file(path) if s.asr_vocabulary or path.is_file() else []
+        return vocabulary.hotwords(terms + vocabulary_from_lists(self.analysis_config))
 
     @property
     def analysis_config(self) -> dict:
@@ -95,3 +110,22 @@ class Runtime:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+
+
+def vocabulary_from_lists(cfg: dict) -> list[str]:
+    """Terms from the configured detector lists that matter most when misheard."""
+    from rokuon.engine.asr.vocabulary import clean
+
+    def words(value: object) -> list[str]:
+        items = value if isinstance(value, list) else []
+        return [clean(w if isinstance(w, str) else str(w.get("word") or w.get("phrase") or ""))
+                for w in items if isinstance(w, str | dict)]
+
+    pii = cfg.get("pii", {})
+    voc = cfg.get("voc", {})
+    consent = cfg.get("consent", {})
+    churn = cfg.get("churn", {})
+    terms = words(pii.get("company_names")) + words(voc.get("competitors"))
+    terms += [w for w in words(consent.get("announcement")) if len(w) <= 4]
+    terms += [w for w in words(churn.get("cues")) if len(w) <= 4]
+    return [t for t in terms if t and not t.isascii()]

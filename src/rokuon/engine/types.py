@@ -59,6 +59,9 @@ class Segment:
     words: list[Word] = field(default_factory=list)
     confidence: float = 0.0  # 0..1, mean word probability (or exp(avg_logprob))
     channel: int | None = None  # source channel for stereo, None for mono
+    # None: the transcript's language; "en" etc.: another language was spoken here;
+    # "und": not intelligible (the text is then a marker, not a guess)
+    language: str | None = None
 
 
 @dataclass
@@ -75,3 +78,5 @@ class Transcript:
     dropped: list[dict] = field(default_factory=list)
     # stereo: each role's voice activity (seconds) as the VAD found it, for talk metrics
     speech: dict[str, list[tuple[float, float]]] | None = None
+    # what produced it: model (spec, path, sha256), decoding options, numerics, code
+    provenance: dict | None = None

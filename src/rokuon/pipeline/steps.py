@@ -55,6 +55,7 @@ def engine_segments(session: Session, transcript_id: int) -> list[EngineSegment]
         EngineSegment(
             speaker=r.speaker, start=r.start, end=r.end, text=r.text,
             words=[Word(*w) for w in r.words], confidence=r.confidence, channel=r.channel,
+            language=r.language,
         )
         for r in rows
     ]
@@ -107,7 +108,7 @@ def _store_transcript(rt: Runtime, job: PipelineJob, worker: str, result: Engine
         tr = Transcript(
             call_id=job.call_id, version=version, is_current=True, engine=result.engine,
             model=result.model, language=result.language, diarization=result.diarization,
-            dropped=result.dropped, job_id=job.id,
+            dropped=result.dropped, job_id=job.id, provenance=result.provenance,
             redactions=redaction.findings if redaction is not None else None,
             speech=None if result.speech is None else {
                 role: [[round(s, 3), round(e, 3)] for s, e in spans]
@@ -121,7 +122,7 @@ def _store_transcript(rt: Runtime, job: PipelineJob, worker: str, result: Engine
                 channel=seg.channel, start=round(seg.start, 3), end=round(seg.end, 3),
                 text=seg.text, norm_text=normalize(seg.text), confidence=seg.confidence,
                 words=[[w.text, round(w.start, 3), round(w.end, 3), round(w.probability, 3)]
-                       for w in seg.words],
+                       for w in seg.words], language=seg.language,
             ))
         if result.diarization and not any(seg.channel is not None for seg in result.segments):
             _record_diarized_parties(s, job.call_id, result.segments)

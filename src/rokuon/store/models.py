@@ -148,6 +148,8 @@ class Transcript(Base):
     redactions: Mapped[list[Any] | None] = mapped_column(JSON)
     # stereo: voice activity per role, {role: [[start, end], …]} (reused by the analysis)
     speech: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # what produced it: model (spec, path, sha256), decoding options, numerics, code versions
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     job_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -172,6 +174,9 @@ class Segment(Base):
     reading: Mapped[str | None] = mapped_column(Text, nullable=True)
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     words: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[text, start, end, prob]]
+    # set when the stretch is not in the call's language ("en") or was not intelligible
+    # ("und"); None = the transcript's language
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class AnalysisResult(Base):

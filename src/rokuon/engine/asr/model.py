@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 PACKAGED = "packaged"
 PACKAGED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -126,14 +127,31 @@ def resolve_model(spec: str, models_dir: Path) -> str:
 
 def load_model(spec: str, models_dir: Path, *, device: str, compute_type: str,
                cpu_threads: int = 0):  # type: ignore[no-untyped-def]
+    """The faster-whisper model for ``spec`` (see :func:`load_model_at`)."""
+    return load_model_at(spec, models_dir, device=device, compute_type=compute_type,
+                         cpu_threads=cpu_threads)[0]
+
+
+def load_model_at(spec: str, models_dir: Path, *, device: str, compute_type: str,
+                  cpu_threads: int = 0) -> tuple[Any, str]:
+    """(model, the local directory it was loaded from). A hub name is downloaded first
+    (into ``models_dir/hub``), so every model is loaded from a directory whose weights
+    can be hashed for the transcript's provenance."""
     from faster_whisper import WhisperModel
 
     resolved = resolve_model(spec, models_dir)
+    if not Path(resolved).is_dir():
+        from faster_whisper.utils import download_model
+
+        try:
+            resolved = download_model(resolved, cache_dir=str(models_dir / "hub"))
+        except Exception as exc:  # noqa: BLE001 - hub errors come in many types
+            raise ModelError(f"could not download model '{spec}' (offline?): set the ASR "
+                             "model to a local directory or 'packaged' "
+                             f"({type(exc).__name__})") from exc
     try:
-        return WhisperModel(resolved, device=device, compute_type=compute_type,
-                            cpu_threads=cpu_threads, download_root=str(models_dir / "hub"))
-    except Exception as exc:  # noqa: BLE001 - hub errors come in many types
-        if Path(resolved).is_dir():
-            raise ModelError(f"cannot load ASR model from {resolved}: {exc}") from exc
-        raise ModelError(f"could not download model '{spec}' (offline?): set the ASR model "
-                         f"to a local directory or 'packaged' ({type(exc).__name__})") from exc
+        model = WhisperModel(resolved, device=device, compute_type=compute_type,
+                             cpu_threads=cpu_threads)
+    except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
+        raise ModelError(f"cannot load ASR model from {resolved}: {exc}") from exc
+    return model, str(resolved)

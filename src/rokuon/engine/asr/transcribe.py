@@ -11,14 +11,15 @@ faster-whisper.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rokuon.engine.asr import numerics, provenance
 from rokuon.engine.asr.hallucination import RawSegment, RawWord, Speech, guard
-from rokuon.engine.asr.model import load_model
+from rokuon.engine.asr.model import load_model_at
 from rokuon.engine.asr.words import cut_segments, fit_span
 from rokuon.engine.audio.activity import tight_activity
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, DecodedAudio, Segment, Transcript, Word
@@ -53,6 +54,13 @@ class AsrOptions:
     cpu_threads: int = 0
     initial_prompt: str | None = None
     num_speakers: int | None = 2  # mono diarization; None: estimate (1–4)
+    # Whisper's temperature fallback samples at temperature > 0: seeded, so the same audio
+    # gives the same text every time (the seed is set again before each channel)
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    seed: int = 0
+    hotwords: str | None = None  # domain vocabulary (engine.asr.vocabulary)
+    cpu_isa: str = "AVX2"  # CPU kernel family pinned for reproducibility (numerics.py)
+    language_check: bool = True  # doubtful stretches: another language? (language.py)
 
 
 @dataclass
@@ -60,6 +68,20 @@ class ChannelResult:
     segments: list[RawSegment]
     language: str | None  # None when nothing was transcribed
     speech: Speech  # voice activity in seconds
+    # (start, end, language) of stretches found to be in another language or "und"
+    marked: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+def mark_languages(segments: list[Segment], marked: list[tuple[float, float, str]]
+                   ) -> list[Segment]:
+    """Engine segments inside a marked stretch carry its language."""
+    for seg in segments:
+        mid = (seg.start + seg.end) / 2
+        for a, b, lang in marked:
+            if a - 0.05 <= mid <= b + 0.05:
+                seg.language = lang
+                break
+    return segments
 
 
 def speech_chunks(samples: np.ndarray) -> list[dict[str, int]]:
@@ -103,17 +125,38 @@ class WhisperEngine:
     def __init__(self, options: AsrOptions, models_dir: Path) -> None:
         self.options = options
         self.models_dir = Path(models_dir)
+        numerics.pin(options.cpu_isa)  # before faster-whisper / CTranslate2 load
         self._model: Any = None
+        self._model_path: str | None = None
         self._diarizer: Any = None
         self._lock = threading.Lock()
+        self._decode_lock = threading.Lock()
 
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
                 o = self.options
-                self._model = load_model(o.model, self.models_dir, device=o.device,
-                                         compute_type=o.compute_type, cpu_threads=o.cpu_threads)
+                self._model, self._model_path = load_model_at(
+                    o.model, self.models_dir, device=o.device, compute_type=o.compute_type,
+                    cpu_threads=o.cpu_threads)
             return self._model
+
+    def decoding(self) -> dict[str, Any]:
+        """The decoding options as applied (recorded in the provenance)."""
+        o = self.options
+        return {"language": self._language(), "beam_size": o.beam_size,
+                "temperatures": list(o.temperatures), "seed": o.seed,
+                "initial_prompt": o.initial_prompt, "hotwords": o.hotwords,
+                "condition_on_previous_text": True, "word_timestamps": o.word_timestamps,
+                "vad": "silero-default" if o.vad else None,
+                "compute_type": o.compute_type, "device": o.device,
+                "cpu_threads": o.cpu_threads}
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced this engine's transcripts (model hash, options, numerics, code)."""
+        self.model()
+        return provenance.record(model_spec=self.options.model, model_path=self._model_path,
+                                 decoding=self.decoding(), numerics=numerics.state())
 
     def diarizer(self) -> Any:
         with self._lock:
@@ -127,6 +170,21 @@ class WhisperEngine:
         lang = self.options.language
         return None if lang in (None, "", "auto") else lang
 
+    def _decode(self, audio: np.ndarray, language: str | None) -> tuple[list[Any], Any]:
+        """One seeded Whisper decode with this engine's options (segments as a list)."""
+        o = self.options
+        model = self.model()
+        import ctranslate2
+
+        with self._decode_lock:  # the seed is process-global: one seeded decode at a time
+            ctranslate2.set_random_seed(o.seed)
+            segments, info = model.transcribe(
+                audio, language=language, beam_size=o.beam_size, vad_filter=False,
+                word_timestamps=o.word_timestamps, initial_prompt=o.initial_prompt,
+                hotwords=o.hotwords if language in (None, self._language()) else None,
+                temperature=list(o.temperatures), condition_on_previous_text=True)
+            return list(segments), info
+
     def transcribe_channel(self, samples: np.ndarray) -> ChannelResult:
         """Whisper on one channel: VAD, then the model on the voiced audio only (with
         ``vad`` off, on all of it; the VAD still feeds the guard and the diarizer)."""
@@ -138,19 +196,30 @@ class WhisperEngine:
             return ChannelResult([], None, [])
         voiced = np.concatenate([samples[c["start"]:c["end"]] for c in chunks]) \
             if o.vad else samples
-        segments, info = self.model().transcribe(
-            voiced, language=self._language(), beam_size=o.beam_size, vad_filter=False,
-            word_timestamps=o.word_timestamps, initial_prompt=o.initial_prompt,
-            condition_on_previous_text=True)
+        segments, info = self._decode(voiced, self._language())
         if o.vad:
             segments = restore_speech_timestamps(segments, chunks, ENGINE_SAMPLE_RATE)
-        raw = [RawSegment(start=s.start, end=s.end, text=s.text, avg_logprob=s.avg_logprob,
-                          no_speech_prob=s.no_speech_prob,
-                          compression_ratio=s.compression_ratio,
-                          words=[RawWord(w.word, w.start, w.end, w.probability)
-                                 for w in (s.words or [])])
-               for s in segments]
-        return ChannelResult(raw, info.language, in_seconds(chunks))
+        raw = self._raw(segments)
+        marked: list[tuple[float, float, str]] = []
+        main = self._language()
+        if o.language_check and main and raw:
+            from rokuon.engine.asr import language
+
+            verdicts = language.check(self.model(), samples, raw, main,
+                                      lambda clip, lang: self._raw(self._decode(clip, lang)[0]))
+            raw = [v.segment for v in verdicts]
+            marked = [(v.segment.start, v.segment.end, v.language) for v in verdicts
+                      if v.language]
+        return ChannelResult(raw, info.language, in_seconds(chunks), marked)
+
+    @staticmethod
+    def _raw(segments: list[Any]) -> list[RawSegment]:
+        return [RawSegment(start=s.start, end=s.end, text=s.text, avg_logprob=s.avg_logprob,
+                           no_speech_prob=s.no_speech_prob,
+                           compression_ratio=s.compression_ratio,
+                           words=[RawWord(w.word, w.start, w.end, w.probability)
+                                  for w in (s.words or [])])
+                for s in segments]
 
     def transcribe(self, audio: DecodedAudio, roles: list[str]) -> Transcript:
         """Stereo: each channel separately, channel i spoken by ``roles[i]``. Mono:
@@ -168,7 +237,9 @@ class WhisperEngine:
                 res = self.transcribe_channel(samples)
                 speech[role] = list(res.speech)
                 kept, why = guard(res.segments, res.speech)
-                segments += to_engine(kept, role, ch, tight_activity(samples, regions=res.speech))
+                segments += mark_languages(
+                    to_engine(kept, role, ch, tight_activity(samples, regions=res.speech)),
+                    res.marked)
                 dropped += [{**d, "speaker": role} for d in why]
                 languages += [res.language] if res.language and kept else []
         elif audio.channels:
@@ -177,12 +248,13 @@ class WhisperEngine:
             kept, dropped = guard(res.segments, res.speech)
             languages += [res.language] if res.language and kept else []
             segments, diarization = self.diarizer().assign(
-                samples, to_engine(kept, "speaker_0", None,
-                                   tight_activity(samples, regions=res.speech)),
+                samples, mark_languages(to_engine(kept, "speaker_0", None,
+                                                  tight_activity(samples, regions=res.speech)),
+                                        res.marked),
                 res.speech, roles or MONO_ROLES)
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(segments=segments,
                           language=languages[0] if languages else (self._language() or ""),
                           duration_s=audio.duration_s, engine=self.name,
                           model=self.options.model, diarization=diarization, dropped=dropped,
-                          speech=speech)
+                          speech=speech, provenance=self.provenance())

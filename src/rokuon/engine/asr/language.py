@@ -1,0 +1,71 @@
+"""A second look at low-confidence stretches: another language, or unintelligible.
+
+With the language forced to Japanese, Whisper writes an English sentence as invented
+Japanese. Where a segment's confidence is low, its audio is run through Whisper's
+language identification: when another language clearly wins, the stretch is decoded
+again in that language and marked (``Segment.language = "en"``); when nothing
+recognisable was said (very low confidence in every language), the stretch is marked
+``"und"`` and its text replaced by :data:`UNINTELLIGIBLE` — a marker, not fiction.
+
+The cost is one language-ID pass (one encoder window) per doubtful segment; confident
+segments are never looked at again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from rokuon.engine.asr.hallucination import RawSegment, RawWord
+from rokuon.engine.types import ENGINE_SAMPLE_RATE
+
+CHECK_BELOW_LOGPROB = -0.7  # segments less confident than this get the second look
+OTHER_LANGUAGE_MIN_PROB = 0.6  # another language must win clearly …
+MAIN_LANGUAGE_MAX_PROB = 0.25  # … and the call's language be unlikely
+UNINTELLIGIBLE_LOGPROB = -1.5  # kept in no language: marked, text replaced
+MIN_SECONDS = 0.8  # shorter stretches are too short to identify a language
+UNINTELLIGIBLE = "［聞き取り不能］"
+UNDETERMINED = "und"
+
+
+@dataclass
+class Verdict:
+    segment: RawSegment
+    language: str | None  # None: the call's language, kept as it was
+
+
+def doubtful(seg: RawSegment) -> bool:
+    return seg.avg_logprob < CHECK_BELOW_LOGPROB and seg.end - seg.start >= MIN_SECONDS
+
+
+def check(model: Any, samples: np.ndarray, segments: list[RawSegment], main_language: str,
+          decode: Any) -> list[Verdict]:
+    """One verdict per segment. ``decode(audio, language)`` transcribes a stretch (the
+    engine's own decoding options) and returns raw segments with times relative to it."""
+    out: list[Verdict] = []
+    for seg in segments:
+        if not doubtful(seg):
+            out.append(Verdict(seg, None))
+            continue
+        a, b = int(seg.start * ENGINE_SAMPLE_RATE), int(seg.end * ENGINE_SAMPLE_RATE)
+        clip = samples[a:b]
+        lang, _, probs = model.detect_language(clip)
+        p = dict(probs)
+        if (lang != main_language and p.get(lang, 0.0) >= OTHER_LANGUAGE_MIN_PROB
+                and p.get(main_language, 0.0) <= MAIN_LANGUAGE_MAX_PROB):
+            again = decode(clip, lang)
+            text = "".join(s.text for s in again).strip()
+            if text:
+                words = [RawWord(w.word, w.start + seg.start, w.end + seg.start, w.probability)
+                         for s in again for w in s.words]
+                logprob = min((s.avg_logprob for s in again), default=seg.avg_logprob)
+                out.append(Verdict(replace(seg, text=text, words=words,
+                                           avg_logprob=logprob), lang))
+                continue
+        if seg.avg_logprob < UNINTELLIGIBLE_LOGPROB:
+            out.append(Verdict(replace(seg, text=UNINTELLIGIBLE, words=[]), UNDETERMINED))
+            continue
+        out.append(Verdict(seg, None))
+    return out
