@@ -7,8 +7,18 @@ Runs every analyzer over each call of tests/data/calls (or --calls DIR…) twice
   per-channel VAD, the audio for voice agitation) — what a user gets.
 and prints precision / recall per detector and errors in seconds for the metrics.
 
-Usage: python scripts/evaluate_analysis.py [--source truth|asr|both] [--json OUT]
-       [--cache DIR] [--vad tight|padded] [--errors]
+Reading-aware matching (``--matching both``, the default): every detector runs with
+phrase matching on text only and with reading matching on, side by side, and
+``--perturb`` adds a source between the two — the ground truth with words swapped for
+the homophones speech recognition writes (解約 → 開約 / 開薬, 録音 → 欲温 / ヨクオン /
+ロコン, …) plus decoy utterances that sound like a phrase but are other words (他者,
+保存させていただきます, 解約しない…). Besides the call-level detectors, each phrase
+list is scored per (call, phrase): recall on the calls whose truth text says the
+phrase, false positives on the calls that do not.
+
+Usage: python scripts/evaluate_analysis.py [--source truth|asr|both] [--perturb]
+       [--matching text|reading|both] [--json OUT] [--cache DIR] [--vad tight|padded]
+       [--errors]
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from typing import Any
 from rokuon.engine import analysis
 from rokuon.engine.analysis.config import load_config
 from rokuon.engine.analysis.context import CallInput
+from rokuon.engine.analysis.keywords import compile_lists
+from rokuon.engine.analysis.patterns import TEXT_ONLY, MatchOptions, match, options
 from rokuon.engine.types import Segment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,12 +126,118 @@ def call_input(d: Path, truth: dict[str, Any], source: str, engine: Any,
                      audio=per_role)
 
 
+# What speech recognition writes for words it mishears (observed with Whisper base on
+# 8 kHz calls, issue 11): each occurrence takes the next spelling in turn.
+HOMOPHONES: list[tuple[str, list[str]]] = [
+    ("録音", ["欲温", "ヨクオン", "ロコン"]),
+    ("解約", ["開約", "開薬"]),
+    ("他社", ["多社"]),
+    ("お電話", ["オーテン"]),
+    ("向上", ["工場"]),  # a real word: the guard refuses it (measured)
+    ("責任者", ["責任車"]),
+    ("誠意", ["成意"]),
+    ("承知", ["商知"]),
+]
+# Utterances that sound like a phrase but are other words, or say its opposite: any
+# detection on them is a false positive.
+DECOYS: list[tuple[str, str]] = [
+    ("agent", "お客様の情報を保存させていただきます。"),
+    ("customer", "他者の目が気になるんです。"),
+    ("customer", "解約しないでおきます。"),
+    ("customer", "録音を聞いてください。"),
+    ("customer", "記者の方から連絡がありました。"),
+    ("customer", "いい機会約束どおりにお願いします。"),
+    ("agent", "あいにく生姜ないんです。"),
+    ("customer", "九条の近くに住んでいます。"),
+    ("customer", "解約するつもりはありません。"),
+    ("agent", "保存しております。"),
+]
+
+
+def perturb(text: str, turn: Counter[str]) -> str:
+    for word, spellings in HOMOPHONES:
+        while word in text:
+            text = text.replace(word, spellings[turn[word] % len(spellings)], 1)
+            turn[word] += 1
+    return text
+
+
+def perturbed_truth(truth: dict[str, Any]) -> dict[str, Any]:
+    turn: Counter[str] = Counter()
+    return {**truth, "utterances": [{**u, "text": perturb(u["text"], turn)}
+                                    for u in truth["utterances"]]}
+
+
+def decoy_truth() -> dict[str, Any]:
+    utts = [{"speaker": sp, "start": 2.0 * i, "end": 2.0 * i + 1.8, "text": t, "tags": [],
+             "pii": []} for i, (sp, t) in enumerate(DECOYS)]
+    return {"call_id": "decoys", "duration_s": 2.0 * len(DECOYS), "utterances": utts,
+            "labels": {"announced": False, "consent": "not_asked", "complaint": False,
+                       "abusive": False, "churn": False, "fillers": {}, "direction": None}}
+
+
+def phrase_lists(cfg: dict[str, Any]) -> list[tuple[str, str, dict[str, str], MatchOptions]]:
+    """(detector, speaker, spelling → phrase, options) for every phrase list."""
+    c, comp, churn, voc = (cfg.get(k, {}) for k in ("consent", "complaint", "churn", "voc"))
+    out: list[tuple[str, str, dict[str, str], MatchOptions]] = []
+
+    def add(name: str, speaker: str, phrases: list[Any], opts: MatchOptions) -> None:
+        out.append((name, speaker, {str(p): str(p) for p in phrases}, opts))
+
+    co = options(cfg, c)
+    for key, speaker in (("announcement", "agent"), ("purpose", "agent"),
+                         ("question", "agent"), ("answer_yes", "customer"),
+                         ("answer_no", "customer"), ("refuse", "customer")):
+        add(f"consent.{key}", speaker, list(c.get(key, [])), co)
+    for key in ("cues", "abusive_cues"):
+        add(f"complaint.{key}", "customer", [x["phrase"] for x in comp.get(key, [])],
+            options(cfg, comp))
+    add("churn.cues", "customer", [x["phrase"] for x in churn.get("cues", [])],
+        options(cfg, churn))
+    for kl in compile_lists(cfg):
+        out.append((f"keywords.{kl.name}", kl.speaker, kl.spellings, kl.opts))
+    add("voc.competitors", "customer", list(voc.get("competitors", [])), options(cfg, voc))
+    add("voc.requests", "customer", list(voc.get("requests", [])),
+        options(cfg, voc, {"matching": voc.get("request_matching")}))
+    card = (cfg.get("scorecards") or {}).get("default_ja", {})
+    qa_opts = options(cfg, cfg.get("qa"))
+    for crit in card.get("criteria", []):
+        if crit.get("phrases") and crit.get("type") != "self_introduction":
+            add(f"qa.{crit['id']}", crit.get("speaker", "agent"), list(crit["phrases"]),
+                qa_opts)
+    return out
+
+
+def _said(texts: list[str], spellings: dict[str, str], opts: MatchOptions) -> set[str]:
+    found: set[str] = set()
+    for text in texts:
+        found |= {spellings[h.phrase] for h in match(text, list(spellings), opts)}
+    return found
+
+
+def score_phrases(truth: dict[str, Any], segs: list[Segment], cfg: dict[str, Any],
+                  reading: bool, t: dict[str, Tally], name: str) -> None:
+    """Per (call, phrase): did the transcript match a phrase the truth text says
+    (recall), or one it does not say (a false positive)?"""
+    for det, speaker, spellings, opts in phrase_lists(cfg):
+        def who(sp: str, speaker: str = speaker) -> bool:
+            return speaker == "any" or sp == speaker or (speaker == "customer" and
+                                                         sp != "agent")
+        said = _said([u["text"] for u in truth["utterances"] if who(u["speaker"])],
+                     spellings, TEXT_ONLY)
+        got = _said([x.text for x in segs if who(x.speaker)], spellings,
+                    opts if reading else TEXT_ONLY)
+        tally = t.setdefault(f"phrases.{det}", Tally())
+        for phrase in sorted(set(spellings.values())):
+            tally.add(phrase in said, phrase in got, f"{name} {phrase}")
+
+
 def overlaps_utt(item: dict[str, Any], u: dict[str, Any], slack: float = 0.6) -> bool:
     return item.get("start", -1) <= u["end"] + slack and item.get("end", -1) >= u["start"] - slack
 
 
 def score_call(res: dict[str, Any], truth: dict[str, Any], t: dict[str, Tally],
-               errs: dict[str, list[float]], name: str) -> None:
+               errs: dict[str, list[float]], name: str, full: bool = True) -> None:
     lab, utts = truth["labels"], truth["utterances"]
     get = {k: v[1] for k, v in res.items()}
     con = get.get("consent") or {}
@@ -135,6 +253,10 @@ def score_call(res: dict[str, Any], truth: dict[str, Any], t: dict[str, Tally],
     t.setdefault("abusive", Tally()).add(lab["abusive"], comp.get("label") == "abusive", name)
     t.setdefault("churn", Tally()).add(lab["churn"], bool((get.get("churn") or {})
                                                           .get("detected")), name)
+    t.setdefault("consent.refused", Tally()).add(
+        bool(lab.get("refused", lab["consent"] == "refused")), bool(con.get("refused")), name)
+    if not full:  # decoys: the yes/no detectors only
+        return
     sent = (get.get("sentiment") or {}).get("customer") or {}
     t.setdefault("sentiment.customer_negative~complaint", Tally()).add(
         lab["complaint"], sent.get("label") == "negative", name)
@@ -280,10 +402,94 @@ def score_words(segments: list[Segment], truth: dict[str, Any], t: dict[str, Tal
     errs.setdefault("segment_spill_s", []).append(spill)
 
 
+def _run(source: str, d: Path | None, truth: dict[str, Any], engine: Any,
+         cache: Path | None, inputs: dict[tuple[str, str], CallInput], vad: str
+         ) -> CallInput:
+    key = (source, d.name if d else "decoys")
+    if key not in inputs:
+        if d is None:
+            inputs[key] = CallInput(segments=truth_segments(truth),
+                                    duration_s=truth["duration_s"], language="ja")
+        else:
+            inputs[key] = call_input(d, perturbed_truth(truth) if source == "perturbed"
+                                     else truth, "truth" if source == "perturbed" else source,
+                                     engine, cache, vad)
+    return inputs[key]
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def evaluate(source: str, modes: list[str], dirs: list[Path], cfg: dict[str, Any],
+             engine: Any, cache: Path | None, show_errors: bool, vad: str = "tight"
+             ) -> dict[str, Any]:
+    """One source, each matching mode: detector tallies, side by side."""
+    by_mode: dict[str, dict[str, Tally]] = {}
+    errs: dict[str, list[float]] = {}
+    inputs: dict[tuple[str, str], CallInput] = {}
+    wall: dict[str, float] = {}
+    calls: list[tuple[Path | None, dict[str, Any]]] = [
+        (d, json.loads((d / "truth.json").read_text(encoding="utf-8"))) for d in dirs]
+    if source != "asr":
+        calls.append((None, decoy_truth()))
+    for mode in modes:
+        mcfg = {**cfg, "matching": {**(cfg.get("matching") or {}),
+                                    "reading": mode == "reading"}}
+        tallies = by_mode.setdefault(mode, {})
+        wall[mode] = 0.0
+        for d, truth in calls:
+            inp = _run(source, d, truth, engine, cache, inputs, vad)
+            t0 = time.perf_counter()
+            res = analysis.run_all(inp, mcfg)
+            wall[mode] += time.perf_counter() - t0
+            broken = {k: v[1]["error"] for k, v in res.items()
+                      if isinstance(v[1], dict) and "error" in v[1]}
+            if broken:
+                print(f"  {truth['call_id']}: analyzer errors {broken}", file=sys.stderr)
+            name = d.name if d else "decoys"
+            last = mode == modes[-1]  # metrics do not depend on matching: once
+            score_call(res, truth, tallies, errs if last else {}, name, full=d is not None)
+            if source == "asr" and last:
+                score_words(inp.segments, truth, tallies, errs, name)
+            score_phrases(truth, inp.segments, mcfg, mode == "reading", tallies, name)
+    n = len(calls)
+    print(f"\n== source: {source} ({n} calls incl. decoys; analysis "
+          + ", ".join(f"{m} {w:.1f} s" for m, w in wall.items()) + ") ==")
+    head = "".join(f" | {m + ': tp fp fn   prec recall':34}" for m in modes)
+    print(f"{'detector':40}{head}")
+    rows: dict[str, dict[str, Any]] = {}
+    for name in sorted(set().union(*(set(t) for t in by_mode.values()))):
+        line = f"{name:40}"
+        for m in modes:
+            r = by_mode[m].get(name, Tally()).row()
+            rows.setdefault(name, {})[m] = r
+            line += (f" | {r['tp']:>10} {r['fp']:>3} {r['fn']:>3} {_fmt(r['precision']):>6} "
+                     f"{_fmt(r['recall']):>6}")
+        print(line)
+        if show_errors:
+            for m in modes:
+                for e in by_mode[m].get(name, Tally()).errors:
+                    print(f"{'':6}[{m}] {e}")
+    print("metric errors (mean / max absolute; seconds, count, share):")
+    merr = {}
+    for name, vals in sorted(errs.items()):
+        merr[name] = {"mean": round(mean(vals), 2), "max": round(max(vals), 2)}
+        print(f"  {name:24} {merr[name]['mean']:6.2f} {merr[name]['max']:6.2f}")
+    out = {"detectors": rows, "metric_errors": merr, "metrics_per_call": dict(METRICS),
+           "analysis_wall_s": {m: round(w, 2) for m, w in wall.items()}}
+    METRICS.clear()
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", choices=["truth", "asr", "both"], default="both")
+    ap.add_argument("--perturb", action="store_true",
+                    help="also the truth with homophones swapped in (simulated ASR errors)")
+    ap.add_argument("--matching", choices=["text", "reading", "both"], default="both",
+                    help="phrase matching on text only, also on readings, or both")
     ap.add_argument("--calls", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--errors", action="store_true", help="list every miss and false alarm")
@@ -294,6 +500,9 @@ def main() -> int:
     args = ap.parse_args()
     dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
     sources = ["truth", "asr"] if args.source == "both" else [args.source]
+    if args.perturb:
+        sources.insert(1 if "truth" in sources else 0, "perturbed")
+    modes = ["text", "reading"] if args.matching == "both" else [args.matching]
     engine = None
     if "asr" in sources:
         from rokuon.config import load_settings
@@ -304,44 +513,8 @@ def main() -> int:
                                           initial_prompt=prompt_for(s.asr_initial_prompt)),
                                s.models_dir)
     cfg = load_config()
-    report: dict[str, Any] = {}
-    for source in sources:
-        tallies: dict[str, Tally] = {}
-        errs: dict[str, list[float]] = {}
-        wall = 0.0
-        for d in dirs:
-            truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
-            inp = call_input(d, truth, source, engine, args.cache, args.vad)
-            t0 = time.perf_counter()
-            res = analysis.run_all(inp, cfg)
-            wall += time.perf_counter() - t0
-            broken = {k: v[1]["error"] for k, v in res.items()
-                      if isinstance(v[1], dict) and "error" in v[1]}
-            if broken:
-                print(f"  {d.name}: analyzer errors {broken}", file=sys.stderr)
-            score_call(res, truth, tallies, errs, d.name)
-            if source != "truth":
-                score_words(inp.segments, truth, tallies, errs, d.name)
-        print(f"\n== source: {source} ({len(dirs)} calls, analysis {wall:.1f} s) ==")
-        print(f"{'detector':40} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6}")
-        rows = {}
-        for name in sorted(tallies):
-            r = tallies[name].row()
-            rows[name] = r
-            fmt = (lambda v: "-" if v is None else f"{v:.3f}")  # noqa: E731
-            print(f"{name:40} {r['tp']:4} {r['fp']:4} {r['fn']:4} {fmt(r['precision']):>6} "
-                  f"{fmt(r['recall']):>6}")
-            if args.errors:
-                for e in tallies[name].errors:
-                    print(f"{'':6}{e}")
-        print("metric errors (mean / max absolute; seconds, count, share):")
-        merr = {}
-        for name, vals in sorted(errs.items()):
-            merr[name] = {"mean": round(mean(vals), 2), "max": round(max(vals), 2)}
-            print(f"  {name:24} {merr[name]['mean']:6.2f} {merr[name]['max']:6.2f}")
-        report[source] = {"detectors": rows, "metric_errors": merr,
-                          "metrics_per_call": dict(METRICS), "analysis_wall_s": round(wall, 2)}
-        METRICS.clear()
+    report = {source: evaluate(source, modes, dirs, cfg, engine, args.cache, args.errors,
+                               args.vad) for source in sources}
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1),
                              encoding="utf-8")

@@ -176,18 +176,29 @@ class Word:
     real: bool = True
 
 
+_ON_END = set("ンウイクキツチ")
+
+
+def _on_like(r: str) -> bool:
+    """Shaped like a Sino-Japanese reading: one mora, or two ending in ン ウ イ ク キ ツ
+    チ (カイ, ヤク, オン, シャ — not ヒラケ, クスリ)."""
+    m = morae(normalize_reading(r))
+    return len(m) == 1 or (len(m) == 2 and m[1] in _ON_END)
+
+
 @lru_cache(maxsize=4096)
 def _sino(kanji: str, primary: str) -> str:
-    """The kanji's Sino-Japanese reading: an affix entry's, else the first common-noun
-    reading unlike ``primary`` (開: ヒラケ → カイ; 薬: クスリ → ヤク)."""
+    """The kanji's Sino-Japanese reading, as it would sound inside a compound: an
+    affix entry's, else ``primary`` if it is one, else the first common-noun reading
+    shaped like one (開: ヒラケ → カイ; 薬: クスリ → ヤク; 社 stays シャ)."""
     entries = lookup(kanji)
-    for r, pos in entries:
-        if pos[0] in ("接尾辞", "接頭辞"):
-            return r
-    for r, pos in entries:
-        if pos[:2] == ("名詞", "普通名詞") and r != primary:
-            return r
-    return primary
+    affix = [r for r, pos in entries if pos[0] in ("接尾辞", "接頭辞") and _on_like(r)]
+    if affix:
+        return affix[0]
+    if _on_like(primary):
+        return primary
+    nouns = [r for r, pos in entries if pos[:2] == ("名詞", "普通名詞") and _on_like(r)]
+    return nouns[0] if nouns else primary
 
 
 def _fragment(t: Token) -> bool:
@@ -287,19 +298,20 @@ def _accept(text_words: list[Word], phrase: Reading, spelling: bool) -> bool:
     保存 for 録音), it is another word, not a mishearing; and no auxiliary or negation
     may differ (解約しない is not 解約したい)."""
     forms = {w.form for w in phrase.words}
+    text_forms = {w.form for w in text_words}
     differing = [w for w in text_words if w.form not in forms]
-    if not differing:
-        return True
-    for w in differing:
+    missing = [w for w in phrase.words if w.form not in text_forms]
+    for w in differing + missing:  # たい / ない, ます / ました, ますか / ませんか
         if w.token.normal in _NEGATION or w.form in _NEGATION:
             return False
         if w.token.pos[0] == "助動詞" and not w.token.oov:
             return False
+    if not differing:
+        return True
     if not all(w.real for w in differing):
         return True
     # the text says other real words: a match only for a query that is itself a
     # spelling rather than words (a search for かいやく or the misspelling 開約)
-    text_forms = {w.form for w in text_words}
     return spelling and any(not w.real or not _KANJI.search(w.token.surface)
                             for w in phrase.words if w.form not in text_forms)
 
