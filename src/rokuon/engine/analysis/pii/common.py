@@ -16,8 +16,8 @@ from rokuon.engine.analysis.spans import time_span
 from rokuon.engine.types import Segment
 from rokuon.text.normalize import normalize
 
-VERSION = 1
-PCI_TYPES = ("card_number", "card_cvv")
+VERSION = 2  # 2: card windows, card expiry in PCI, names by context
+PCI_TYPES = ("card_number", "card_expiry", "card_cvv")
 TYPES = ("person_name", "staff_name", "address", "phone", "email", "card_number",
          "card_expiry", "card_cvv", "my_number", "bank_account", "birth_date")
 NER_MODEL = "ja_ginza"
@@ -104,6 +104,7 @@ class _Config:
     relatives: list[str] = field(default_factory=list)  # 家内, 妻 … (before の + a name)
     not_names: frozenset[str] = frozenset()  # お客, 皆 … (before さん: no name)
     uncertain_names: bool = True  # name-like spans the detector is unsure of, for masking
+    pci_window_s: float = 30.0  # a card window stays open this long after its last line
 
 
 def _words(value: Any) -> list[str]:
@@ -136,7 +137,8 @@ def _config(cfg: dict[str, Any]) -> _Config:
         staff_before=[_view(w) for w in _words(p.get("staff_before"))],
         relatives=[_view(w) for w in _words(p.get("relatives"))],
         not_names=frozenset(_view(w) for w in _words(p.get("not_names"))),
-        uncertain_names=bool(p.get("uncertain_names", True)))
+        uncertain_names=bool(p.get("uncertain_names", True)),
+        pci_window_s=float(p.get("pci_window_s", 30)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -207,6 +209,7 @@ class _Item:
     source: str
     confidence: float
     hint: str | None = None
+    group: int | None = None  # pieces of one answer, joined again after overlaps are resolved
 
 
 def _to_dict(item: _Item, segments: list[Segment]) -> dict[str, Any]:

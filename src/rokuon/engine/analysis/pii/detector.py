@@ -26,6 +26,7 @@ from rokuon.engine.analysis.pii.emails import _emails, _follower
 from rokuon.engine.analysis.pii.names import _names, _wants_ner
 from rokuon.engine.analysis.pii.ner import _entities, load_ner, ner_error
 from rokuon.engine.analysis.pii.numbers import _numbers
+from rokuon.engine.analysis.pii.pci import card_answers, join_groups
 from rokuon.engine.analysis.pii.spoken import _Chunk, _chunks
 from rokuon.engine.types import Segment
 
@@ -88,8 +89,11 @@ def detect(segments: list[Segment], cfg: dict[str, Any], *, language: str = "ja"
         segs.append(s)
         items += emails + dates + addresses
     items += _numbers(chunks_by_seg, views, segments, ctx, conf)
+    items += card_answers(chunks_by_seg, views, segments, ctx, conf)
     items += _names(segs, conf)
-    kept = [it for it in _resolve(items, [len(v) for v in views]) if it.type in conf.types]
+    lengths = [len(v) for v in views]
+    kept = [it for it in join_groups(_resolve(items, lengths), lengths)
+            if it.type in conf.types]
     out = [_to_dict(it, segments) for it in kept]
     out.sort(key=lambda f: (f["start"], f["segment"], f["chars"][0][1]))
     return out[: conf.max_findings]

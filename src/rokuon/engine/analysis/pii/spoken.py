@@ -1,6 +1,7 @@
-"""Spoken-number parsing: digits in any form (ASCII, full-width, kanji 〇一二…九,
-katakana readings ゼロキューゼロ) grouped into chunks, linked across separators and
-across consecutive segments of one speaker, and cut into windows to classify."""
+"""Spoken-number parsing: digits in any form (ASCII, full-width, kanji 〇一二…九 and
+百二十三, katakana readings ゼロキューゼロ, hiragana readings いちにさん) grouped into
+chunks, linked across separators and across consecutive segments of one speaker, and
+cut into windows to classify."""
 
 from __future__ import annotations
 
@@ -64,19 +65,81 @@ def _katakana_digits(run: str, base: int) -> list[tuple[int, int, str]] | None:
     return out[::-1] if out else None
 
 
+_POSITIONAL = {"十": 10, "百": 100, "千": 1000}
+_HIRAGANA_MIN_DIGITS = 3  # に, し, く, ご are particles and words far more often
+
+
+def _is_hiragana(c: str) -> bool:
+    return "\u3041" <= c <= "\u3096"
+
+
+def _positional(run: str) -> str | None:
+    """A kanji numeral with 十/百/千 (百二十三 → 123, 二十八 → 28, 千二百 → 1200) from its
+    view (百2十3); None for a lone 十/百/千 (十分 is no number)."""
+    if not any(c in _ASCII_DIGITS for c in run):
+        return None
+    total, num = 0, 0
+    for c in run:
+        if c in _ASCII_DIGITS:
+            num = num * 10 + int(c)
+        else:
+            total += (num or 1) * _POSITIONAL[c]
+            num = 0
+    return str(total + num)
+
+
+def _hiragana_digits(view: str, i: int, j: int) -> list[tuple[int, int, str]]:
+    """Digit readings in a hiragana run (いちにさんです → 1 2 3), folded to katakana 1:1:
+    every stretch that reads as three digits or more (the longest from each start)."""
+    run = "".join(chr(ord(c) + 0x60) if _is_hiragana(c) else c for c in view[i:j])
+    out: list[tuple[int, int, str]] = []
+    a = 0
+    while a < len(run):
+        best = None
+        for b in range(len(run), a, -1):
+            got = _katakana_digits(run[a:b], i + a)
+            if got is not None and len(got) >= _HIRAGANA_MIN_DIGITS:
+                best = (b, got)
+                break
+        if best is None:
+            a += 1
+            continue
+        out += best[1]
+        a = best[0]
+    return out
+
+
 def _digit_tokens(view: str) -> Iterable[tuple[int, int, str]]:
-    """(start, end, digit) for every spoken or written digit of the text."""
+    """(start, end, digits) for every spoken or written digit of the text (a kanji
+    numeral with 十/百/千 is one token with its value's digits)."""
     i, n = 0, len(view)
     while i < n:
         c = view[i]
-        if c in _ASCII_DIGITS:
-            yield i, i + 1, c
-            i += 1
+        if c in _ASCII_DIGITS or c in _POSITIONAL:
+            j = i
+            while j < n and (view[j] in _ASCII_DIGITS or view[j] in _POSITIONAL):
+                j += 1
+            value = _positional(view[i:j]) if any(
+                view[k] in _POSITIONAL for k in range(i, j)) else None
+            if value is not None:
+                yield i, j, value
+            else:
+                for k in range(i, j):
+                    if view[k] in _ASCII_DIGITS:
+                        yield k, k + 1, view[k]
+            i = j
         elif _is_katakana(c):
             j = i
             while j < n and _is_katakana(view[j]):
                 j += 1
             yield from _katakana_digits(view[i:j], i) or ()
+            i = j
+        elif _is_hiragana(c):
+            j = i
+            while j < n and (_is_hiragana(view[j]) or view[j] == "ー"):
+                j += 1
+            if j - i <= _MAX_KATAKANA_RUN:
+                yield from _hiragana_digits(view, i, j)
             i = j
         else:
             i += 1
