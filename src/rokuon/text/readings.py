@@ -30,6 +30,7 @@ from rokuon.text.normalize import normalize
 _HIRA_TO_KATA = {c: chr(c + 0x60) for c in range(0x3041, 0x3097)}
 _KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff々]")
 _KANA = re.compile(r"^[\u3041-\u309f\u30a0-\u30ff]*$")
+_HIRAGANA = re.compile(r"^[\u3041-\u309fー]+$")
 _SMALL = set("ァィゥェォャュョヮ")
 _LONG = re.compile(r"^[ー〜～]+$")  # a lengthened vowel Sudachi tags as a symbol
 _NEGATION = {"ない", "無い", "ぬ", "ず", "ん", "まい"}
@@ -170,9 +171,9 @@ class Word:
     token: Token
     reading: str  # normalised reading
     form: str  # normalised dictionary form
-    # an ordinary word of its own (他者, 保存, 聞い) — not what a mishearing leaves:
-    # out of vocabulary (ヨクオン), a kanji cut out of a non-word (開|約し), a noun
-    # spelt in kana (かいやく)
+    # an ordinary word of its own (他者, 保存, 聞い, メール) — not what a mishearing
+    # leaves: out of vocabulary (ヨクオン), a kanji cut out of a non-word (開|約し), a
+    # noun spelt in hiragana (かいやく)
     real: bool = True
 
 
@@ -254,7 +255,7 @@ def reading(text: str) -> Reading:
         # with the previous word's last kana, so ー (and オウ) read across words
         before = word_list[-1].reading[-1:] if word_list else ""
         r = normalize_reading(before + (t.reading or t.surface))[len(before):]
-        kana_noun = not _KANJI.search(t.surface) and t.pos[0] == "名詞"
+        kana_noun = bool(_HIRAGANA.match(t.surface)) and t.pos[0] == "名詞"
         word_list.append(Word(t, r, normalize(t.normal),
                               real=not (t.oov or run[i] or kana_noun)))
     words = tuple(word_list)
@@ -308,7 +309,9 @@ def _accept(text_words: list[Word], phrase: Reading, spelling: bool) -> bool:
             return False
     if not differing:
         return True
-    if not all(w.real for w in differing):
+    spelt = {w.reading for w in missing}  # ロクオン: 録音 in katakana
+    if not all(w.real and not (w.reading in spelt and not _KANJI.search(w.token.surface))
+               for w in differing):
         return True
     # the text says other real words: a match only for a query that is itself a
     # spelling rather than words (a search for かいやく or the misspelling 開約)

@@ -57,3 +57,23 @@ def test_churn_negation_and_agent_mentions() -> None:
     assert not churn.analyze(agent, CFG, {})["detected"]
     r = churn.analyze(yes, CFG, {})
     assert r["detected"] and {e["cue"] for e in r["evidence"]} >= {"解約したい"}
+
+
+TEXT_ONLY = {**CFG, "matching": {**CFG["matching"], "reading": False}}
+
+
+def test_misheard_churn_and_abuse_match_by_reading_negation_still_works() -> None:
+    yes = CallInput(segments=[seg("customer", 0, 3, "契約を開約したいんです。")], duration_s=3)
+    r = churn.analyze(yes, CFG, {})
+    assert r["detected"] and r["evidence"][0]["matched"] == "reading"
+    assert r["evidence"][0]["cue"] == "解約したい"
+    assert not churn.analyze(yes, TEXT_ONLY, {})["detected"]
+    for text in ("開約するつもりはありません。", "開約しないです。"):
+        no = CallInput(segments=[seg("customer", 0, 3, text)], duration_s=3)
+        assert not churn.analyze(no, CFG, {})["detected"], text
+    agent = CallInput(segments=[seg("agent", 0, 3, "開約したいとのことですね。")], duration_s=3)
+    assert not churn.analyze(agent, CFG, {})["detected"]
+    abuse = CallInput(segments=[seg("customer", 0, 3, "責任車を出せ！")], duration_s=3)
+    c = complaint.analyze(abuse, CFG, {})
+    assert [(e["cue"], e["matched"]) for e in c["evidence"]] == [("責任者を出せ", "reading")]
+    assert c["label"] == "abusive"

@@ -40,3 +40,35 @@ def test_english_consent() -> None:
         seg("customer", 6, 7, "Sure.")], duration_s=8, language="en")
     r = consent.analyze(inp, CFG, {})
     assert r["announced"] and r["purpose_stated"] and r["answer"] == "yes"
+
+
+TEXT_ONLY = {**CFG, "matching": {**CFG["matching"], "reading": False}}
+
+
+def test_misheard_announcement_and_refusal_match_by_reading() -> None:
+    """録音 heard as ヨクオン in the announcement, as ロコン in the refusal (issue 11)."""
+    inp = CallInput(segments=[
+        seg("agent", 0, 3, "品質向上のため、この通話をヨクオンさせていただきます。"),
+        seg("customer", 4, 6, "ロコンはやめてください。")], duration_s=8)
+    r = consent.analyze(inp, CFG, {})
+    assert r["announced"] and r["refused"] and "recording_refused" in r["flags"]
+    how = {e["kind"]: e.get("matched") for e in r["evidence"]}
+    assert how["announcement"] == "reading" and how["consent_refused"] == "reading"
+    ann = next(e for e in r["evidence"] if e["kind"] == "announcement")
+    assert ann["phrase"] == "録音させていただきます"
+    assert inp.segments[0].text[slice(*ann["chars"])] == "ヨクオンさせていただきます"
+    off = consent.analyze(inp, TEXT_ONLY, {})
+    assert not off["announced"] and not off["refused"]
+
+
+def test_text_matches_say_so_and_sound_alikes_do_not_refuse() -> None:
+    inp = CallInput(segments=[
+        seg("agent", 0, 3, "この通話は録音しております。よろしいでしょうか。"),
+        seg("customer", 4, 6, "録音を聞いてください。"),  # 聞いて is not 切って
+        seg("customer", 7, 8, "はい、どうぞ。")], duration_s=9)
+    r = consent.analyze(inp, CFG, {})
+    assert r["announced"] and not r["refused"] and r["answer"] == "yes"
+    assert {e.get("matched") for e in r["evidence"]} == {"text"}
+    saved = CallInput(segments=[seg("agent", 0, 3, "お客様の情報を保存させていただきます。")],
+                      duration_s=3)
+    assert not consent.analyze(saved, CFG, {})["announced"]

@@ -36,3 +36,18 @@ def test_speaker_filter_and_good_words() -> None:
 
 def test_no_false_match_across_words() -> None:
     assert hits("できかねます") == []  # polite refusal is not the NG できません
+
+
+def test_reading_matches_misspellings_but_not_homophone_words() -> None:
+    cfg = {**CFG, "keywords": {**CFG["keywords"],
+                               "custom": {"speaker": "any", "words": ["解約", "他社"]}}}
+    got = hits("開約の件と、多社のことです", "customer", cfg)
+    assert [(h["word"], h["matched"]) for h in got] == [("解約", "reading"), ("他社", "reading")]
+    assert [h["matched"] for h in hits("解約の件です", "customer", cfg)] == ["text"]
+    # homophones that are words of their own, and readings across word boundaries
+    assert hits("他者の意見と、いい機会約束です", "customer", cfg) == []
+    # NG words: a common word sharing the reading is not the NG word
+    assert hits("あいにく生姜ないんです") == []
+    off = {**cfg, "keywords": {"custom": {"speaker": "any", "words": ["解約"],
+                                          "matching": {"reading": False}}}}
+    assert hits("開約の件", "customer", off) == []

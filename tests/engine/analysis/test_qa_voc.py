@@ -125,3 +125,15 @@ def test_misheard_phrases_still_count_for_qa_but_not_for_ng_words() -> None:
                     duration_s=3)
     res = {k: v[1] for k, v in analysis.run_all(far, CFG).items()}
     assert not crit(res, "greeting")["passed"] and not res["consent"]["announced"]
+
+
+def test_competitor_misspelt_is_tagged_by_reading_homophone_is_not() -> None:
+    v = voc.analyze(CallInput(segments=[seg("customer", 0, 3, "多社に乗り換えるか迷っています。"),
+                                        seg("customer", 3, 6, "他者の意見も聞きたいです。")],
+                              duration_s=6), CFG, {})
+    comp = [t for t in v["tags"] if t["tag"] == "competitor"]
+    assert [(t["label"], t["matched"], t["segment"]) for t in comp] == [("他社", "reading", 0)]
+    qa_ev = crit({k: x[1] for k, x in analysis.run_all(CallInput(segments=[
+        seg("agent", 0.3, 2.0, "オーテンは、ありがとうございます。")], duration_s=3),
+        CFG).items()}, "greeting")["evidence"]
+    assert [e["matched"] for e in qa_ev] == ["reading"]
