@@ -106,6 +106,9 @@ class Call(Base):
     # stop-use (APPI art. 35): kept for its legal purpose, out of analytics and exports
     use_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     use_stopped_reason: Mapped[str | None] = mapped_column(Text)
+    # PCI quarantine: card-data masking failed or was unsure; out of search and playback
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
     blob_size: Mapped[int] = mapped_column(Integer)
 
     qa_score: Mapped[float | None] = mapped_column(Float)
