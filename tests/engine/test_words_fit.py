@@ -75,3 +75,24 @@ def test_to_engine_cuts_whisper_segments_on_the_activity() -> None:
     assert [(s.start, s.end, s.text) for s in fitted] == [(1.0, 3.0, "はい大丈夫"),
                                                           (6.0, 7.5, "です")]
     assert all(s.channel == 1 and s.speaker == "customer" for s in fitted)
+
+
+@pytest.mark.slow
+def test_real_words_stay_in_their_speakers_turns(shared_asr) -> None:  # type: ignore[no-untyped-def]
+    """Call 04 (the customer cuts in twice): before the words were fitted, Whisper
+    stretched an agent word 0.9 s into the customer's cut-in (attribution 0.967) and
+    agent segments covered 1.5 s of the customer's turns in other calls."""
+    from tests.engine.test_asr_corpus import attribution, load
+
+    audio, truth = load("04_abusive_complaint", "stereo.wav")
+    tr = shared_asr.transcribe(audio, ["agent", "customer"])
+    utts = truth["utterances"]
+    assert attribution(tr.segments, utts) >= 0.98
+    for seg in tr.segments:  # no segment covers ≥ 0.2 s of the other party speaking alone
+        own = [(u["start"], u["end"]) for u in utts if u["speaker"] == seg.speaker]
+        for u in utts:
+            if u["speaker"] == seg.speaker:
+                continue
+            lo, hi = max(seg.start, u["start"]), min(seg.end, u["end"])
+            alone = hi - lo - sum(max(0.0, min(hi, e) - max(lo, s)) for s, e in own)
+            assert alone < 0.2, (seg.text, u["text"])
