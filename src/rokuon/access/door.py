@@ -51,6 +51,9 @@ def can_handle_requests(principal: Principal) -> bool:
 
 
 LEGAL_PURPOSES = ("dispute", "legal")
+# a call quarantined by PCI mode (masking failed or unsure) is not played, downloaded
+# or disclosed until an administrator releases it
+QUARANTINED_REFUSES = frozenset({"call.play", "call.download", "call.disclose"})
 
 
 def allowed_purposes(call: Call) -> list[str]:
@@ -148,6 +151,12 @@ def get_call(session: Session, principal: Principal, call_id: str, *, action: st
                      detail=detail)
         session.commit()
         raise NotFound(f"call {call_id} not found")
+    if call.quarantined_at is not None and action in QUARANTINED_REFUSES:
+        audit.record(session, principal, action, object_type="call", object_id=call_id,
+                     purpose=purpose, outcome="denied", detail={**detail, "why": "quarantine"})
+        session.commit()
+        raise AccessDenied("this call is quarantined (PCI: card-data masking failed or was "
+                           "unsure) until an administrator reviews it (rokuon pci quarantine)")
     if require_purpose and purpose not in allowed_purposes(call):
         audit.record(session, principal, action, object_type="call", object_id=call_id,
                      purpose=purpose, outcome="denied", detail={**detail, "why": "purpose"})

@@ -89,7 +89,8 @@ def search(session: Session, principal: Principal, query: str, f: CallFilter, tz
     q = (select(Segment, Call)
          .join(Call, Call.id == Segment.call_id)
          .join(Transcript, (Transcript.id == Segment.transcript_id) & Transcript.is_current))
-    q = q.where(search_index.matching(session, needle, sound), Call.use_stopped_at.is_(None))
+    q = q.where(search_index.matching(session, needle, sound), Call.use_stopped_at.is_(None),
+                Call.quarantined_at.is_(None))
     q = door.scope_filter(principal, _apply(q, f, tz))
     q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
     q = q.limit(f.limit).offset(f.offset)

@@ -15,6 +15,7 @@ from rokuon.cli.compliance import compliance_app
 from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.context import cli_settings as _settings
 from rokuon.cli.output import emit_json, fail, option_date
+from rokuon.cli.pci import pci_app
 from rokuon.cli.requests import dsar_app, provision_app
 from rokuon.config import ConfigError
 
@@ -692,6 +693,7 @@ def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(provision_app, name="provision")
+app.add_typer(pci_app, name="pci")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

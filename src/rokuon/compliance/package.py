@@ -220,6 +220,9 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
             if call is None or call.wrapped_key is None:
                 refused.append({"call_id": item.call_id, "reason": "not_found"})
                 continue
+            if call.quarantined_at is not None:  # PCI masking failed or was unsure
+                refused.append({"call_id": item.call_id, "reason": "pci_quarantine"})
+                continue
             call = door.get_call(s, principal, item.call_id, action="call.disclose",
                                  detail={"request": request_id, "agent_voice": agent_voice})
             doc = call_document(s, call, tz, with_words=True)

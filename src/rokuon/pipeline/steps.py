@@ -190,7 +190,9 @@ def index(rt: Runtime, job: PipelineJob, worker: str) -> None:
         if not jobs.still_owned(s, job, worker):
             raise LeaseLostError(f"job {job.id} is no longer owned by {worker}")
         tr = current_transcript(s, job.call_id)
-        search_index.index_transcript(s, job.call_id, tr.id if tr else None)
+        call = s.get(Call, job.call_id)
+        held = call is not None and call.quarantined_at is not None  # PCI quarantine
+        search_index.index_transcript(s, job.call_id, tr.id if tr and not held else None)
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 
