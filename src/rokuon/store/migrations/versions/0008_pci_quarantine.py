@@ -17,12 +17,12 @@ TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("calls") as b:
-        b.add_column(sa.Column("quarantined_at", TZ, nullable=True))
-        b.add_column(sa.Column("quarantine_reason", sa.Text(), nullable=True))
+    # plain ALTER TABLE (no batch copy): on SQLite a batch rebuild of ``calls`` would drop
+    # the table, and with foreign keys on that cascades into every call's rows
+    op.add_column("calls", sa.Column("quarantined_at", TZ, nullable=True))
+    op.add_column("calls", sa.Column("quarantine_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("calls") as b:
-        b.drop_column("quarantine_reason")
-        b.drop_column("quarantined_at")
+    op.drop_column("calls", "quarantine_reason")  # SQLite ≥ 3.35 drops a column in place
+    op.drop_column("calls", "quarantined_at")
