@@ -140,16 +140,27 @@ def test_non_finite_numbers_are_stored_as_null() -> None:
 
 def test_stored_voice_activity_is_reused_not_computed_again(
         rt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import soundfile as sf
     from sqlalchemy import update
 
     from rokuon.engine.asr import transcribe as asr
     from rokuon.engine.audio import activity
     from rokuon.store.models import Transcript
 
-    call_id = _call_with_transcript(rt, tmp_path, LINES)
-    with rt.db.session() as s:
+    sr = 8000  # tones where each party speaks, digital silence elsewhere
+    t = np.arange(20 * sr) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    left = np.where(((t >= 1.0) & (t < 8.0)) | ((t >= 15.0) & (t < 17.0)), tone, 0.0)
+    right = np.where((t >= 10.0) & (t < 13.0), tone, 0.0)
+    p = tmp_path / "c.wav"
+    sf.write(p, np.stack([left, right], axis=1), sr, subtype="PCM_16")
+    [res] = ingest_files(rt, [p], actor=CLI)
+    write_transcript(rt, res.call_id, LINES)
+    call_id = res.call_id
+    with rt.db.session() as s:  # the recogniser's spans: 0.4 s of padding on each side
         s.execute(update(Transcript).where(Transcript.call_id == call_id).values(
-            speech={"agent": [[0.5, 9.0], [14.5, 18.0]], "customer": [[9.5, 14.0]]}))
+            speech={"agent": [[0.6, 8.4], [14.6, 17.4]], "customer": [[9.6, 13.4]]}))
         assert rerun(s, call_id, "analyze")
 
     def no_vad(*_a, **_k):  # type: ignore[no-untyped-def]
@@ -160,4 +171,6 @@ def test_stored_voice_activity_is_reused_not_computed_again(
     run_until_done(rt, [call_id], timeout_s=60)
     with rt.db.session() as s:
         m = show_call(s, CLI, call_id, "Asia/Tokyo")["analysis"]["metrics"]
-    assert m["source"] == "vad" and m["agent_talk_s"] == 12.0 and m["customer_talk_s"] == 4.5
+    # the tight activity inside the stored spans: neither the padded spans (10.6 / 3.8 s)
+    # nor the segment times (12.0 / 4.5 s)
+    assert m["source"] == "vad" and m["agent_talk_s"] == 9.0 and m["customer_talk_s"] == 3.0

@@ -9,8 +9,8 @@ says exactly where it starts and stops: a 10 ms frame is voiced when it is insid
 Silero region and its level is within ``range_db`` of the channel's speech level (and
 clearly above its noise floor). Holes shorter than ``hole_s`` (between syllables) are
 filled and blips shorter than ``min_s`` dropped. Where the level cannot separate speech
-from the background (speech less than ``min_snr_db`` above the noise floor: loud noise,
-music), the VAD's regions are used as they are.
+from the background (speech less than ``min_snr_db`` above the noise floor: heavy line
+noise, music), Silero alone decides, run without padding.
 
 Pauses inside a turn (between sentences, ≈0.3–0.9 s) are *not* bridged here: that is
 a convention of the metrics (``talk_metrics``), not a property of the audio.
@@ -18,7 +18,7 @@ a convention of the metrics (``talk_metrics``), not a property of the audio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,7 +36,8 @@ class ActivityOptions:
     vad_pad_ms: int = 120  # Silero regions widened by this much as the search window
     range_db: float = 35.0  # voiced = within this of the speech level (95th percentile)
     floor_margin_db: float = 8.0  # …and this much above the noise floor
-    min_snr_db: float = 12.0  # below this speech-to-floor ratio the level decides nothing
+    min_snr_db: float = 18.0  # below this speech-to-floor ratio the level decides nothing
+    hysteresis_db: float = 5.0  # a voiced run extends down to this much below the threshold
     hole_s: float = 0.12  # fill unvoiced holes shorter than this
     min_s: float = 0.05  # drop voiced islands shorter than this
     use_vad: bool = True  # False: energy only (tests, or no Silero available)
@@ -101,19 +102,33 @@ def voiced_frames(samples: np.ndarray, sample_rate: int = ENGINE_SAMPLE_RATE,
     if not region.any():
         return region
     speech_level = float(np.percentile(levels[region], 95))
-    outside = levels[~region]
-    # the noise floor where the VAD heard no speech; a channel that is speech almost
-    # throughout has none to measure (then only ``range_db`` decides)
-    noise_floor = float(np.percentile(outside, 20)) if outside.size >= 0.5 / FRAME_S \
+    # the noise floor where the VAD heard no speech (energy only: the quietest frames);
+    # a channel that is speech almost throughout has none to measure (then only
+    # ``range_db`` decides)
+    outside = levels[~region] if regions is not None else levels
+    pct = 20 if regions is not None else 10
+    noise_floor = float(np.percentile(outside, pct)) if outside.size >= 0.5 / FRAME_S \
         else _FLOOR_DB
     if speech_level <= _FLOOR_DB + o.floor_margin_db:  # nothing but digital silence
         return np.zeros(levels.size, dtype=bool)
     if speech_level - noise_floor < o.min_snr_db:
-        # the level cannot tell speech from the background (loud noise, music, a tone):
-        # the VAD's regions as they are
-        return region
-    threshold = max(speech_level - o.range_db, noise_floor + o.floor_margin_db)
-    return region & (levels >= threshold)
+        # the level cannot tell speech from the background (loud line noise, music, a
+        # tone): Silero alone decides, without padding
+        if not o.use_vad:
+            return region
+        return _region_mask(vad_regions(samples, sample_rate, replace(o, vad_pad_ms=0)),
+                            levels.size)
+    # hysteresis: a run of frames above the low threshold is voiced when it reaches the
+    # high one somewhere (quiet syllables and onsets next to loud ones stay in)
+    high = max(speech_level - o.range_db, noise_floor + o.floor_margin_db)
+    low = max(speech_level - o.range_db - o.hysteresis_db,
+              noise_floor + o.floor_margin_db - o.hysteresis_db)
+    strong = region & (levels >= high)
+    voiced = np.zeros(levels.size, dtype=bool)
+    for s, e in _runs(region & (levels >= low)):
+        if strong[s:e].any():
+            voiced[s:e] = True
+    return voiced
 
 
 def tight_activity(samples: np.ndarray, sample_rate: int = ENGINE_SAMPLE_RATE,
