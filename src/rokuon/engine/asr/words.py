@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from statistics import fmean
 
 from rokuon.engine.types import Segment, Word
+
+Span = tuple[float, float]
 
 
 def join_words(words: list[Word]) -> str:
@@ -41,11 +44,14 @@ def split_on_pauses(words: list[Word], max_gap_s: float) -> list[list[Word]]:
     return groups
 
 
-Span = tuple[float, float]
-
-
 def _overlapping(activity: list[Span], start: float, end: float) -> list[Span]:
-    return [(s, e) for s, e in activity if e > start and s < end]
+    """The spans of ``activity`` (sorted, not overlapping) that overlap [start, end]."""
+    out: list[Span] = []
+    for s, e in activity[bisect_right(activity, start, key=lambda sp: sp[1]):]:
+        if s >= end:
+            break
+        out.append((s, e))
+    return out
 
 
 def fit_word(word: Word, activity: list[Span], *, inner_gap_s: float = 0.3,
@@ -71,7 +77,8 @@ def fit_word(word: Word, activity: list[Span], *, inner_gap_s: float = 0.3,
         s, e = max(pieces, key=lambda p: p[1] - p[0])
         return Word(word.text, s, e, word.probability)
     best: tuple[float, Span] | None = None
-    for s, e in activity:
+    i = bisect_right(activity, word.start, key=lambda sp: sp[1])
+    for s, e in activity[max(0, i - 1):i + 1]:  # the voiced spans on either side
         for d, piece in ((word.start - e, (max(s, e - snap_s), e)),
                          (s - word.end, (s, min(e, s + snap_s)))):
             if 0 <= d <= max_shift_s and (best is None or d < best[0]):
@@ -87,7 +94,12 @@ def fit_words(words: list[Word], activity: list[Span] | None) -> list[Word]:
     the hallucination guard decides about such words, not the timing)."""
     if not activity:
         return list(words)
-    spans = sorted(activity)
+    spans: list[Span] = []
+    for s, e in sorted(activity):  # sorted and merged, as the bisection needs
+        if spans and s <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+        else:
+            spans.append((s, e))
     out = [fit_word(w, spans) for w in words]
     for i in range(1, len(out)):  # snapping must not reorder words
         if out[i].start < out[i - 1].start:
@@ -99,7 +111,7 @@ def fit_words(words: list[Word], activity: list[Span] | None) -> list[Word]:
 def fit_span(start: float, end: float, activity: list[Span] | None) -> Span:
     """A segment without word times shrunk to the activity it covers (unchanged when it
     covers none)."""
-    hit = _overlapping(activity or [], start, end)
+    hit = _overlapping(sorted(activity or []), start, end)
     if not hit:
         return start, end
     return max(start, hit[0][0]), min(end, hit[-1][1])
