@@ -47,10 +47,10 @@ def split_on_pauses(words: list[Word], max_gap_s: float) -> list[list[Word]]:
 def _overlapping(activity: list[Span], start: float, end: float) -> list[Span]:
     """The spans of ``activity`` (sorted, not overlapping) that overlap [start, end]."""
     out: list[Span] = []
-    for s, e in activity[bisect_right(activity, start, key=lambda sp: sp[1]):]:
-        if s >= end:
-            break
-        out.append((s, e))
+    i = bisect_right(activity, start, key=lambda sp: sp[1])
+    while i < len(activity) and activity[i][0] < end:
+        out.append(activity[i])
+        i += 1
     return out
 
 
