@@ -19,7 +19,7 @@ mora rate.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from rokuon.engine.analysis.context import CallInput, Span
@@ -71,6 +71,21 @@ def gaps(spans: list[Span], duration: float) -> list[Span]:
     return out
 
 
+def _starts_within(starts: list[float], lo: float, hi: float) -> bool:
+    i = bisect_left(starts, lo)
+    return i < len(starts) and starts[i] < hi
+
+
+def _within(spans: list[Span], lo: float, hi: float) -> list[Span]:
+    """The part of ``spans`` (sorted, merged) inside [lo, hi]."""
+    out: list[Span] = []
+    i = bisect_right(spans, lo, key=lambda sp: sp[1])
+    while i < len(spans) and spans[i][0] < hi:
+        out.append((max(lo, spans[i][0]), min(hi, spans[i][1])))
+        i += 1
+    return out
+
+
 def turns(own: list[Span], others: list[Span], pause_s: float) -> list[Span]:
     """``own`` speech with its pauses shorter than ``pause_s`` closed, except a pause in
     which another party starts speaking (takes the floor or answers 「はい」); another
@@ -78,8 +93,7 @@ def turns(own: list[Span], others: list[Span], pause_s: float) -> list[Span]:
     starts = sorted(s for s, _ in others)
     out: list[Span] = []
     for s, e in merge(own):
-        if out and s - out[-1][1] < pause_s and not any(
-                out[-1][1] <= o < s for o in starts[bisect_left(starts, out[-1][1]):][:1]):
+        if out and s - out[-1][1] < pause_s and not _starts_within(starts, out[-1][1], s):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
@@ -138,13 +152,14 @@ def _interruptions(voiced: dict[str, list[Span]], pause_s: float, min_overlap: f
             for s, e in own_turns:
                 if e - s < min_turn:
                     continue
-                for os_, oe in other_turns:
-                    if not os_ + min_into <= s < oe:
-                        continue
-                    both = intersect(intersect(voiced[by], [(s, min(e, oe))]), voiced[other])
-                    if total(both) >= min_overlap:
-                        out.append({"by": by, "on": other, "at": round(s, 2)})
-                    break
+                # the other's turn going on at s (the first to end after s)
+                i = bisect_right(other_turns, s, key=lambda sp: sp[1])
+                if i == len(other_turns) or not other_turns[i][0] + min_into <= s:
+                    continue
+                end = min(e, other_turns[i][1])
+                both = intersect(_within(voiced[by], s, end), _within(voiced[other], s, end))
+                if total(both) >= min_overlap:
+                    out.append({"by": by, "on": other, "at": round(s, 2)})
     return sorted(out, key=lambda x: x["at"])
 
 
