@@ -18,7 +18,8 @@ def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | N
           speech: dict[str, list[list[float]]] | None = None) -> CallInput:
     """``speech``: the voice activity the transcription stored (stereo; padded for the
     recogniser). It only tells where to look: the tight activity is measured on the
-    decoded audio here (Silero runs again only for transcripts stored without it)."""
+    decoded audio here. Silero runs again only for transcripts stored without it, on the
+    mixed audio of a mono call and on a channel too noisy for the level to decide."""
     inp = CallInput(segments=segments, duration_s=call.duration_s, language=language or "ja",
                     direction=call.direction)
     if not rt.settings.analysis_audio or call.wrapped_key is None:
