@@ -98,6 +98,8 @@ def test_card_number_expiry_and_code_masked_and_bleeped_before_storage(rt, tmp_p
         assert secret not in blob
     redacted = {r["type"] for r in doc["redactions"] or []}
     assert redacted == {"card_number", "card_expiry", "card_cvv"}
+    answers = [(r["start"], r["end"]) for r in doc["redactions"] if r.get("scope") == "answer"]
+    assert answers == [(a, b) for _, a, b, _ in (CALL[2], CALL[3], CALL[5], CALL[7])]
     with rt.db.session() as s:
         for q in ("8,23", "百二十三", "ゼロハチ"):
             assert search(s, CLI, q, CallFilter(), "Asia/Tokyo") == []

@@ -4,8 +4,9 @@ clear — and when that cannot be assured, the call is quarantined.
 Right after transcription — before the transcript, the search index or any analysis
 is written — the PII detector looks for the PCI types (card windows driven by the
 question as well as the answer, see ``engine.analysis.pii.pci``); their characters are
-masked (＊) and the stored recording is replaced by a copy with those spans bleeped
-(new data key; the original's data key is dropped with the row update, then its file
+masked (＊) and the stored recording is replaced by a copy with those spans — and every
+whole line said in answer to a card question, whatever the recogniser made of it —
+bleeped (new data key; the original's data key is dropped with the row update, then its file
 is deleted). Only types and times are recorded.
 
 Then a second, independent check (``engine.analysis.pii.leaks``) reads the masked text.
@@ -26,7 +27,7 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -47,6 +48,7 @@ class Redaction:
     blob: StoredBlob | None  # the bleeped recording (None: audio left as is)
     old_blob_key: str
     quarantine: str | None = None  # why the call is held out of search and playback
+    turns: list[dict[str, Any]] = field(default_factory=list)  # answers bleeped whole
 
 
 def pci_types(cfg: dict[str, Any]) -> set[str]:
@@ -93,6 +95,7 @@ def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment]
     """The masked transcript and bleeped recording, or None when there is no card data.
     Never raises for a failure of the masking itself: that quarantines the call."""
     from rokuon.engine.analysis import pii
+    from rokuon.engine.analysis.pii.pci import answer_turns
     from rokuon.engine.audio.redact import bleep_recording
 
     cfg = rt.analysis_config
@@ -102,6 +105,7 @@ def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment]
         findings = [f for f in found if f.get("type") in types]
         masked = pii.mask_segments(segments, findings, types)
         leaks = _leak_findings(masked, cfg)
+        turns = [t for t in answer_turns(segments, cfg) if t["type"] in types]
     except Exception as exc:  # noqa: BLE001 - any failure: fail closed
         log.exception("pci: card-data detection failed for call %s", call_id)
         return Redaction(mask_every_digit(segments), [], None, old_blob_key,
@@ -112,11 +116,11 @@ def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment]
         kinds = ", ".join(sorted({lk["leak"] for lk in leaks}))
         quarantine = (f"the independent leak check found card-like digits the detector "
                       f"missed ({kinds}); masked and bleeped, held for review")
-    if not findings and not leaks:
+    if not findings and not leaks and not turns:
         return None
     recorded = [{**f, "masked": True, "bleeped": True} for f in findings + leaks]
     try:
-        flac = bleep_recording(io.BytesIO(original), _spans(findings + leaks))
+        flac = bleep_recording(io.BytesIO(original), _spans(findings + leaks + turns))
         blob = rt.blobs.put_stream(f"calls/{call_id}/redacted-{secrets.token_hex(6)}", [flac])
     except Exception as exc:  # noqa: BLE001 - the text is masked; the audio is held back
         log.exception("pci: bleeping failed for call %s", call_id)
@@ -124,7 +128,7 @@ def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment]
         return Redaction(masked, recorded, None, old_blob_key,
                          quarantine=f"bleeping the recording failed ({type(exc).__name__})")
     return Redaction(segments=masked, findings=recorded, blob=blob, old_blob_key=old_blob_key,
-                     quarantine=quarantine)
+                     quarantine=quarantine, turns=turns)
 
 
 def apply_to_call(s: Session, call_id: str, r: Redaction) -> None:
@@ -142,5 +146,7 @@ def apply_to_call(s: Session, call_id: str, r: Redaction) -> None:
     call.blob_sha256 = r.blob.sha256
     call.blob_size = r.blob.size
     call.redactions = [{"type": f["type"], "speaker": f.get("speaker"), "start": f["start"],
-                        "end": f["end"]} for f in r.findings]
+                        "end": f["end"]} for f in r.findings] + [
+        {"type": t["type"], "speaker": t["speaker"], "start": t["start"], "end": t["end"],
+         "scope": "answer"} for t in r.turns]
 

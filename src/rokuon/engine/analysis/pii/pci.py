@@ -13,6 +13,8 @@ card line."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rokuon.engine.analysis.pii.common import _Config, _Context, _Item
 from rokuon.engine.analysis.pii.spoken import _Chunk, _soft
 from rokuon.engine.types import Segment
@@ -21,6 +23,9 @@ CARD_KINDS = ("card_number", "card_expiry", "card_cvv")
 _ASKER_MOVES_ON = 20  # soft characters in a line of the asker without digits
 _SPAN_GAP = 4  # characters between digits of one answer within a segment
 _SENTENCE_END = frozenset("。？！?!")
+_ASKING = ("お願い", "教えて", "いただけ", "頂け", "ください", "下さい", "?", "でしょうか",
+           "ますか", "please", "can i", "may i")
+_ANSWER_CHARS = 40  # a line of the other party in a window this short is an answer
 ANSWER_CONFIDENCE = 0.45  # below every structural finding: it decides only what is left
 
 
@@ -86,11 +91,13 @@ def join_groups(kept: list[_Item], lengths: list[int]) -> list[_Item]:
 
 
 def card_answers(chunks_by_seg: list[list[_Chunk]], views: list[str],
-                 segments: list[Segment], ctx: _Context, conf: _Config) -> list[_Item]:
+                 segments: list[Segment], ctx: _Context, conf: _Config,
+                 turns: list[tuple[int, str]] | None = None) -> list[_Item]:
     """Every digit said inside a card window, as card data of the window's kind: one
     piece per digit chunk (the pieces of one answer share a group), so a structural
     finding over some of them (a Luhn-valid card, an expiry date) wins there and the
-    pieces around it still count; ``join_groups`` joins what is left."""
+    pieces around it still count; ``join_groups`` joins what is left. ``turns``
+    collects (segment, kind) of the answers: the other party's lines in a window."""
     items: list[_Item] = []
     kind: str | None = None
     asker: str | None = None
@@ -107,9 +114,13 @@ def card_answers(chunks_by_seg: list[list[_Chunk]], views: list[str],
             k = _kind_at(ctx, c, kind)
             if k is not None:
                 found.append((c, k))
+        if turns is not None and asker is not None and seg.speaker != asker and (
+                here is None or (here in CARD_KINDS and found)) and (
+                found or (kind is not None and _soft(view) <= _ANSWER_CHARS)):
+            turns.append((idx, found[-1][1] if found else kind or "card_number"))
         if here in CARD_KINDS:
-            if not found:  # a question (an answer naming what it is keeps the asker)
-                asker = seg.speaker
+            if not found and any(q in view for q in _ASKING):
+                asker = seg.speaker  # a question (an answer naming what it is keeps it)
             elif kind is None:
                 asker = None
             kind, last = here, seg.end
@@ -127,3 +138,19 @@ def card_answers(chunks_by_seg: list[list[_Chunk]], views: list[str],
             items += [_Item(k, [(idx, c.start, c.end)], "rule", ANSWER_CONFIDENCE, group=gid)
                       for c, k in group]
     return items
+
+
+def answer_turns(segments: list[Segment], cfg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lines said in answer to a card question (the other party's lines inside a
+    card window), whatever the recogniser made of the digits in them — for bleeping
+    whole answers in the recording: {"segment", "type", "speaker", "start", "end"}."""
+    from rokuon.engine.analysis.pii.common import _config, _view
+    from rokuon.engine.analysis.pii.spoken import _chunks
+
+    conf = _config(cfg)
+    views = [_view(s.text) for s in segments]
+    out: list[tuple[int, str]] = []
+    card_answers([_chunks(v, i) for i, v in enumerate(views)], views, segments,
+                 _Context(segments, conf), conf, turns=out)
+    return [{"segment": i, "type": kind, "speaker": segments[i].speaker,
+             "start": segments[i].start, "end": segments[i].end} for i, kind in out]
