@@ -17,8 +17,8 @@ list is scored per (call, phrase): recall on the calls whose truth text says the
 phrase, false positives on the calls that do not.
 
 Usage: python scripts/evaluate_analysis.py [--source truth|asr|both] [--perturb]
-       [--matching text|reading|both] [--json OUT] [--cache DIR] [--vad tight|padded]
-       [--errors]
+       [--matching text|reading|both] [--tolerance T] [--no-guard] [--json OUT]
+       [--cache DIR] [--vad tight|padded] [--errors]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from rokuon.engine.analysis.context import CallInput
 from rokuon.engine.analysis.keywords import compile_lists
 from rokuon.engine.analysis.patterns import TEXT_ONLY, MatchOptions, match, options
 from rokuon.engine.types import Segment
+from rokuon.text.normalize import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "calls"
@@ -208,10 +209,16 @@ def phrase_lists(cfg: dict[str, Any]) -> list[tuple[str, str, dict[str, str], Ma
     return out
 
 
-def _said(texts: list[str], spellings: dict[str, str], opts: MatchOptions) -> set[str]:
+def _said(texts: list[str], spellings: dict[str, str], opts: MatchOptions,
+          verbatim: bool = False) -> set[str]:
+    """Phrases found in the texts; ``verbatim``: also those written there letter for
+    letter (where the dictionary-form match misses one, e.g. 教えてください)."""
     found: set[str] = set()
     for text in texts:
         found |= {spellings[h.phrase] for h in match(text, list(spellings), opts)}
+        if verbatim:
+            flat = normalize(text)
+            found |= {w for p, w in spellings.items() if normalize(p) in flat}
     return found
 
 
@@ -224,7 +231,7 @@ def score_phrases(truth: dict[str, Any], segs: list[Segment], cfg: dict[str, Any
             return speaker == "any" or sp == speaker or (speaker == "customer" and
                                                          sp != "agent")
         said = _said([u["text"] for u in truth["utterances"] if who(u["speaker"])],
-                     spellings, TEXT_ONLY)
+                     spellings, TEXT_ONLY, verbatim=True)
         got = _said([x.text for x in segs if who(x.speaker)], spellings,
                     opts if reading else TEXT_ONLY)
         tally = t.setdefault(f"phrases.{det}", Tally())
@@ -490,6 +497,10 @@ def main() -> int:
                     help="also the truth with homophones swapped in (simulated ASR errors)")
     ap.add_argument("--matching", choices=["text", "reading", "both"], default="both",
                     help="phrase matching on text only, also on readings, or both")
+    ap.add_argument("--tolerance", type=float,
+                    help="mora edit distance per mora for long phrases (matching.tolerance)")
+    ap.add_argument("--no-guard", action="store_true",
+                    help="let homophones that are words of their own match (to measure it)")
     ap.add_argument("--calls", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--errors", action="store_true", help="list every miss and false alarm")
@@ -513,6 +524,10 @@ def main() -> int:
                                           initial_prompt=prompt_for(s.asr_initial_prompt)),
                                s.models_dir)
     cfg = load_config()
+    over = {"tolerance": args.tolerance} if args.tolerance is not None else {}
+    if args.no_guard:
+        over["guard"] = False
+    cfg = {**cfg, "matching": {**(cfg.get("matching") or {}), **over}}
     report = {source: evaluate(source, modes, dirs, cfg, engine, args.cache, args.errors,
                                args.vad) for source in sources}
     if args.json:

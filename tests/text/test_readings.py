@@ -66,6 +66,7 @@ def test_misheard_spellings_match(text: str, phrase: str, want: str) -> None:
     ("確認のメールを送ります", "確認のため"),
     ("いい機会約束どおりに", "解約"),  # キカイ|ヤクソク: not on word boundaries
     ("この通話を欲温します", "録音"),  # short phrase: exact reading only
+    ("えー、先月の件ですが", "ええ"),  # a filler is not the answer ええ
 ])
 def test_other_words_do_not_match(text: str, phrase: str) -> None:
     assert find(text, phrase) == []

@@ -305,6 +305,8 @@ def _accept(text_words: list[Word], phrase: Reading, spelling: bool) -> bool:
     for w in differing + missing:  # たい / ない, ます / ました, ますか / ませんか
         if w.token.normal in _NEGATION or w.form in _NEGATION:
             return False
+        if w.token.pos[:2] == ("感動詞", "フィラー"):  # えー is no ええ
+            return False
         if w.token.pos[0] == "助動詞" and not w.token.oov:
             return False
     if not differing:
