@@ -36,11 +36,13 @@ _KANA_DIGIT = {"ゼロ": "0", "レイ": "0", "マル": "0", "イチ": "1", "ニ�
                "ナナ": "7", "シチ": "7", "ハチ": "8", "キュウ": "9", "キュー": "9", "ク": "9",
                "シ": "4"}
 _KANA_RUN = re.compile("(?:" + "|".join(_KANA_READINGS) + "|ー)+")
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+_KANJI_NUMERAL = re.compile("[〇○零一二三四五六七八九十百千]+")
 _SEPARATORS = re.compile(r"[\s、,.\-‐−・の/ー]{0,3}")
-CARD_WORDS = ("カード番号", "カードの番号", "クレジットカード", "クレカ", "カード", "有効期限",
-              "有効期間", "セキュリティコード", "セキュリティーコード", "セキュリティ番号",
-              "裏面の", "裏の3桁", "裏の三桁", "確認コード", "暗証番号", "cvv", "cvc",
-              "card number", "security code", "expiry", "expiration")
+CARD_WORDS = ("カード番号", "カードの番号", "クレジットカード", "クレジット", "クレカ", "カード",
+              "有効期限", "有効期間", "セキュリティコード", "セキュリティーコード",
+              "セキュリティ番号", "裏面の", "裏の3桁", "裏の三桁", "確認コード", "暗証番号",
+              "cvv", "cvc", "card number", "security code", "expiry", "expiration")
 OTHER_WORDS = ("電話番号", "携帯", "連絡先", "住所", "郵便番号", "注文番号", "問い合わせ番号",
                "受付番号", "お客様番号", "顧客番号", "会員番号", "伝票番号", "追跡番号", "契約番号",
                "予約番号", "請求番号", "口座番号", "マイナンバー", "生年月日", "ポイント",
@@ -76,11 +78,34 @@ def _fold(text: str) -> str:
     return "".join(out)
 
 
+def _kanji_numbers(text: str) -> list[tuple[int, int, str]]:
+    """百二十三 → 1 2 3 (each digit given the whole numeral's span); a lone 十/百/千 is
+    no number."""
+    out: list[tuple[int, int, str]] = []
+    for m in _KANJI_NUMERAL.finditer(text):
+        run = m.group()
+        if not any(c in _UNITS for c in run) or all(c in _UNITS for c in run):
+            continue
+        total = num = 0
+        for c in run:
+            if c in _UNITS:
+                total += (num or 1) * _UNITS[c]
+                num = 0
+            else:
+                num = num * 10 + int(_KANJI[c])
+        out += [(m.start(), m.end(), d) for d in str(total + num)]
+    return out
+
+
 def digits_in(text: str) -> list[tuple[int, int, str]]:
     """(start, end, digit) for every digit the text says (kana readings only in runs that
-    read as three digits or more)."""
+    read as two digits or more, three in hiragana)."""
     folded = _fold(text)
-    out = [(i, i + 1, c) for i, c in enumerate(folded) if c.isascii() and c.isdigit()]
+    numerals = _kanji_numbers(text)
+    inside = {i for a, b, _ in numerals for i in range(a, b)}
+    out = [(i, i + 1, c) for i, c in enumerate(folded)
+           if c.isascii() and c.isdigit() and i not in inside]
+    out += numerals
     for m in _KANA_RUN.finditer(folded):
         run, pos, found = m.group(), m.start(), []
         i = 0
@@ -92,7 +117,8 @@ def digits_in(text: str) -> list[tuple[int, int, str]]:
                     break
             else:
                 i += 1
-        if len(found) >= 3:
+        hiragana = any("\u3041" <= c <= "\u3096" for c in text[m.start(): m.end()])
+        if len(found) >= (3 if hiragana else 2):
             out += found
     return sorted(out)
 

@@ -67,6 +67,7 @@ def _katakana_digits(run: str, base: int) -> list[tuple[int, int, str]] | None:
 
 _POSITIONAL = {"十": 10, "百": 100, "千": 1000}
 _HIRAGANA_MIN_DIGITS = 3  # に, し, く, ご are particles and words far more often
+_TOPIC_CHARS = 20  # a line between two pieces of a number this long is a new topic
 
 
 def _is_hiragana(c: str) -> bool:
@@ -198,7 +199,8 @@ def _links(chunks: list[_Chunk], views: list[str], segments: list[Segment], ctx:
            conf: _Config) -> list[str | None]:
     """How each chunk connects to the next one of the same speaker. Over a segment
     boundary only when little else was said around the digits and no new context word
-    (the agent asking for the expiry date) came in between."""
+    (the agent asking for the expiry date) nor a longer line (the agent moving on:
+    「ありがとうございます。お支払いが完了しました…」) came in between."""
     out: list[str | None] = []
     for a, b in zip(chunks, chunks[1:], strict=False):
         if a.seg == b.seg:
@@ -207,7 +209,8 @@ def _links(chunks: list[_Chunk], views: list[str], segments: list[Segment], ctx:
         close = segments[b.seg].start - segments[a.seg].end <= conf.join_window_s
         short = _soft(views[a.seg][a.end:]) <= 6 and _soft(views[b.seg][:b.start]) <= 6
         same = ctx.nearest(b.seg, b.start) in (None, ctx.nearest(a.seg, a.start))
-        out.append("cross" if close and short and same else None)
+        quiet = all(_soft(views[k]) <= _TOPIC_CHARS for k in range(a.seg + 1, b.seg))
+        out.append("cross" if close and short and same and quiet else None)
     return out
 
 
