@@ -211,3 +211,46 @@ def test_archive_scan_reports_leaks_without_values(rt, tmp_path: Path) -> None:
         row = s.scalars(select(AuditEntry).where(AuditEntry.action == "pci.scan")).one()
         assert row.detail["leaks"] == len(res_doc["leaks"]) and res.call_id in row.detail[
             "calls"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["07_card_payment", "35_card_kanji", "36_card_spoken"])
+def test_corpus_card_call_with_real_asr(rt_asr, name: str) -> None:
+    """Real Whisper on a card-payment call, whatever it writes on this CPU: no line of the
+    stored transcript, its words or the search index holds card data (the independent
+    scan over the archive), the lines that answer the card questions hold no digit at
+    all, their time in the recording is bleeped, and the call is not quarantined unless
+    the leak check had to step in (then it is out of search and playback)."""
+    from rokuon.compliance import pci_scan
+    from rokuon.engine.audio.redact import decode_native
+    from tests.conftest import corpus_calls
+
+    rt = rt_asr
+    d = next((p for p in corpus_calls() if p.name == name), None)
+    if d is None:
+        pytest.skip(f"corpus call {name} missing")
+    truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
+    [res] = ingest_files(rt, [d / "stereo.wav"], meta_path=d / "meta.json", actor=CLI)
+    run_until_done(rt, [res.call_id], timeout_s=600)
+    with rt.db.session() as s:
+        assert pci_scan.scan(s, CLI, rt.analysis_config)["leaks"] == []
+        call = s.get(Call, res.call_id)
+        stored = rt.blobs.read_all(call.blob_key, WrappedKey.from_json(call.wrapped_key))
+        quarantined = call.quarantined_at is not None
+    doc = _stored_text(rt, res.call_id)
+    assert doc["status"] == "indexed"
+    original, rate = decode_native(io.BytesIO((d / "stereo.wav").read_bytes()))
+    audio, _ = decode_native(io.BytesIO(stored))
+    answers = [u for u in truth["utterances"]
+               if any(p["type"].startswith("card") for p in u["pii"])]
+    assert len(answers) == 3
+    for u in answers:
+        said = [sg["text"] for sg in doc["segments"] if sg["speaker"] == "customer"
+                and sg["start"] < u["end"] and sg["end"] > u["start"]]
+        assert said and all(digits_in(t) == [] for t in said), (u["text"], said)
+        lo, hi = int(u["start"] * rate), int(u["end"] * rate)
+        changed = np.abs(audio[lo:hi, 1] - original[lo:hi, 1]) > 0.01
+        assert changed.mean() > 0.8, (u["text"], said, changed.mean())
+    if quarantined:
+        with rt.db.session() as s, pytest.raises(AccessDenied):
+            get_call(s, CLI, res.call_id, action="call.play", purpose="quality")
