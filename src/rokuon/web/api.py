@@ -50,7 +50,9 @@ def api_list_calls(f: CallFilter = Depends(call_filter), auth: Auth = Depends(ap
                    s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                    ) -> dict[str, Any]:
     require_scope(auth, "calls:read")
-    return {"calls": list_calls(s, auth.principal, f, rt.settings.timezone)}
+    calls = list_calls(s, auth.principal, f, rt.settings.timezone)
+    s.commit()  # the audit row, before the response (and its serialisation) starts
+    return {"calls": calls}
 
 
 @router.get("/calls/{call_id}")
@@ -61,9 +63,11 @@ def api_show_call(call_id: str, words: bool = False, auth: Auth = Depends(api_au
     require_scope(auth, "calls:read")
     require_action(auth, "read")
     try:
-        return show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words)
+        doc = show_call(s, auth.principal, call_id, rt.settings.timezone, with_words=words)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    s.commit()  # the audit row, before the response (and its serialisation) starts
+    return doc
 
 
 @router.get("/search")
@@ -72,7 +76,9 @@ def api_search(q: str = Query(..., min_length=1, max_length=200),
                s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                ) -> dict[str, Any]:
     require_scope(auth, "calls:read")
-    return {"hits": search(s, auth.principal, q, f, rt.settings.timezone)}
+    hits = search(s, auth.principal, q, f, rt.settings.timezone)
+    s.commit()  # the audit row, before the response (and its serialisation) starts
+    return {"hits": hits}
 
 
 @router.get("/calls/{call_id}/audio")
@@ -132,6 +138,7 @@ def api_break_glass(call_id: str, body: BreakGlass, request: Request,
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except AccessDenied as exc:
         raise HTTPException(status_code=403, detail=str(exc)) from exc
+    s.commit()
     return {"call_id": call_id, "grant": grant.id, "until": grant.expires_at.isoformat()}
 
 

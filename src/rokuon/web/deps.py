@@ -76,6 +76,15 @@ def client_address(request: Request) -> str | None:
 
 def optional_auth(request: Request, s: Session = Depends(db_session),
                   rt: Runtime = Depends(runtime)) -> Auth | None:
+    """Who is asking. Its own short transaction: committed here, so no request holds a
+    database connection (or SQLite's write lock) while it waits for its next worker
+    thread — under load that wait starved the very requests that held them."""
+    auth = _resolve(request, s, rt)
+    s.commit()
+    return auth
+
+
+def _resolve(request: Request, s: Session, rt: Runtime) -> Auth | None:
     source = client_address(request)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):

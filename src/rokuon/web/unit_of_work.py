@@ -12,8 +12,10 @@ none of the original response: no content without its audit row.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from typing import Any
 
 import anyio
@@ -23,6 +25,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rokuon.web.deps import OPEN_SESSIONS
 
 log = logging.getLogger("rokuon.web")
+
+# Commits run on their own thread budget: when every worker thread of the default pool
+# waits for the database write lock, the request holding that lock must still be able to
+# commit (sharing the pool deadlocked until SQLite's busy timeout: "database is locked").
+# One limiter per event loop (tests run several servers, each with its own loop).
+_COMMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = \
+    weakref.WeakKeyDictionary()
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    lim = _COMMITS.get(loop)
+    if lim is None:
+        lim = _COMMITS[loop] = anyio.CapacityLimiter(32)
+    return lim
 
 
 def _commit(sessions: list[Session]) -> None:
@@ -57,10 +74,10 @@ class CommitBeforeResponse:
                 sessions: list[Any] = scope.get(OPEN_SESSIONS) or []
                 if sessions:
                     try:
-                        await anyio.to_thread.run_sync(_commit, sessions)
+                        await anyio.to_thread.run_sync(_commit, sessions, limiter=_limiter())
                     except Exception:  # noqa: BLE001 - answered with a 503 below
                         log.exception("commit before the response failed")
-                        await anyio.to_thread.run_sync(_rollback, sessions)
+                        await anyio.to_thread.run_sync(_rollback, sessions, limiter=_limiter())
                         failed = True
                         body = json.dumps({"error": "the server is busy; try again"}).encode()
                         await send({"type": "http.response.start", "status": 503,
