@@ -42,10 +42,14 @@ def _ja_hits(text: str, words: set[str], standalone: set[str]) -> list[tuple[str
     while i < len(toks):
         t = toks[i]
         nxt: Token | None = toks[i + 1] if i + 1 < len(toks) else None
-        # join with what follows when the joined spelling is a listed filler (えー+と)
+        # join with what follows when the joined spelling is a listed filler (えー+と);
+        # an ambiguous one (なん+か) only when it stands alone: 「なんか、」 not 「なんか用」
+        after: Token | None = toks[i + 2] if i + 2 < len(toks) else None
         if nxt is not None and nxt.start == t.end and \
                 canonical(t.surface + nxt.surface) in words and \
-                (t.pos[0] == "感動詞" or set(nxt.surface) <= set("うぅぉおー〜~")):
+                (t.pos[0] == "感動詞" or set(nxt.surface) <= set("うぅぉおー〜~")
+                 or (canonical(t.surface + nxt.surface) in standalone
+                     and (after is None or after.is_symbol or after.pos[0] == "感動詞"))):
             hits.append((canonical(t.surface + nxt.surface), t.start, nxt.end))
             i += 2
             continue
