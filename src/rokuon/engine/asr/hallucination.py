@@ -15,6 +15,8 @@ phantom_outro             an outro (OUTRO_PHRASES) alone, isolated and low-confi
 repetition_loop           a unit repeated 4+ times, high compression ratio, low confidence
 repetition_collapsed      a repeated unit was cut to one occurrence (segment kept)
 repeated_segment          same text as the previous segment, right after it, doubtful
+prompt_echo               a run of hotwords / prompt phrases in a row: Whisper repeating its
+                          prompt, cut out (the segment goes when nothing else was said)
 ========================  ===============================================================
 """
 
@@ -247,12 +249,17 @@ def _repeats(seg: RawSegment, previous: RawSegment | None, speech: Speech | None
     return doubtful(seg) or unvoiced
 
 
-def guard(segments: list[RawSegment], speech: Speech | None
+def guard(segments: list[RawSegment], speech: Speech | None,
+          echoes: list[tuple[tuple[str, ...], int, bool]] | None = None
           ) -> tuple[list[RawSegment], list[dict]]:
     """Keep plausible segments of one channel; return (kept, dropped-with-reasons).
 
     ``speech`` is the channel's voice activity as (start, end) spans in seconds (the
-    same spans the VAD gave Whisper), or None when voice activity is unknown."""
+    same spans the VAD gave Whisper), or None when voice activity is unknown.
+    ``echoes``: (prompt terms, shortest run, in order?) of what Whisper was prompted with — a run
+    of them in the text is the prompt repeated (``engine.asr.echo``), cut out."""
+    from rokuon.engine.asr.echo import cut_echo
+
     segments = sorted(segments, key=lambda s: s.start)
     kept: list[RawSegment] = []
     dropped: list[dict] = []
@@ -260,6 +267,15 @@ def guard(segments: list[RawSegment], speech: Speech | None
         reason = drop_reason(i, segments, speech)
         if reason is not None:
             dropped.append(_record(seg, reason))
+            continue
+        echoed = None
+        for terms, min_run, ordered in echoes or []:
+            before = seg.text
+            echoed = cut_echo(seg, terms, min_run, ordered)
+            if echoed:
+                dropped.append(_record(seg, "prompt_echo", before.strip()))
+                break
+        if echoed == "all":
             continue
         before = seg.text
         if collapse_segment_loops(seg):

@@ -26,6 +26,8 @@ from rokuon.engine.types import ENGINE_SAMPLE_RATE, DecodedAudio, Segment, Trans
 
 SPLIT_GAP_S = 0.8  # a pause this long inside a Whisper segment starts a new segment
 MONO_ROLES = ["agent", "customer"]  # mono: roles in order of first appearance
+ECHO_HOTWORDS = 3  # this many hotwords in a row in the text are the prompt repeated
+ECHO_PROMPT = 4  # … and this many phrases of the initial prompt
 
 
 # A Japanese prompt written the way people talk: Whisper continues in the prompt's style
@@ -170,6 +172,16 @@ class WhisperEngine:
         lang = self.options.language
         return None if lang in (None, "", "auto") else lang
 
+    def echoes(self) -> list[tuple[tuple[str, ...], int, bool]]:
+        """What Whisper was prompted with, as the guard looks for it repeated: three
+        hotwords in a row, or four phrases of the prompt in its order."""
+        from rokuon.engine.asr.echo import terms_of
+
+        o = self.options
+        return [(t, n, ordered) for t, n, ordered in (
+            (terms_of(o.hotwords), ECHO_HOTWORDS, False),
+            (terms_of(o.initial_prompt), ECHO_PROMPT, True)) if t]
+
     def _decode(self, audio: np.ndarray, language: str | None) -> tuple[list[Any], Any]:
         """One seeded Whisper decode with this engine's options (segments as a list)."""
         o = self.options
@@ -236,7 +248,7 @@ class WhisperEngine:
                 role = roles[ch] if ch < len(roles) else f"speaker_{ch}"
                 res = self.transcribe_channel(samples)
                 speech[role] = list(res.speech)
-                kept, why = guard(res.segments, res.speech)
+                kept, why = guard(res.segments, res.speech, self.echoes())
                 segments += mark_languages(
                     to_engine(kept, role, ch, tight_activity(samples, regions=res.speech)),
                     res.marked)
@@ -245,7 +257,7 @@ class WhisperEngine:
         elif audio.channels:
             samples = audio.channels[0]
             res = self.transcribe_channel(samples)
-            kept, dropped = guard(res.segments, res.speech)
+            kept, dropped = guard(res.segments, res.speech, self.echoes())
             languages += [res.language] if res.language and kept else []
             segments, diarization = self.diarizer().assign(
                 samples, mark_languages(to_engine(kept, "speaker_0", None,
