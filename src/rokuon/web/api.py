@@ -31,6 +31,7 @@ from rokuon.web.deps import (
     require_action,
     require_scope,
     runtime,
+    search_text,
 )
 
 router = APIRouter(prefix="/api")
@@ -76,6 +77,7 @@ def api_search(q: str = Query(..., min_length=1, max_length=200),
                s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                ) -> dict[str, Any]:
     require_scope(auth, "calls:read")
+    q = search_text(q)
     hits = search(s, auth.principal, q, f, rt.settings.timezone)
     s.commit()  # the audit row, before the response (and its serialisation) starts
     return {"hits": hits}

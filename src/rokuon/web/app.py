@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from rokuon.access.playback_cache import PlaybackCache
 from rokuon.runtime import Runtime
-from rokuon.web import api, requests_api, requests_ui, signin, ui
+from rokuon.web import api, log_redact, requests_api, requests_ui, signin, ui
 from rokuon.web.deps import LoginRequired
 from rokuon.web.unit_of_work import CommitBeforeResponse
 
@@ -108,6 +108,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             retention.stop()
         executor.stop(timeout=5)
 
+    log_redact.install()  # the download link's token never reaches the access log
     app = FastAPI(title="rokuon", lifespan=lifespan, docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.rt = rt

@@ -151,3 +151,16 @@ def check_csrf(auth: Auth, token: str | None) -> None:
         return
     if not token or not hmac.compare_digest(token, auth.web_session.csrf_token):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
+
+
+def search_text(q: str) -> str:
+    """A search query as typed: control characters (NUL …) are refused with a 400 that
+    says so, instead of reaching the database (PostgreSQL rejects NUL: a 500)."""
+    import unicodedata
+
+    bad = sorted({f"U+{ord(ch):04X}" for ch in q if unicodedata.category(ch) == "Cc"
+                  and ch not in "\t"})
+    if bad:
+        raise HTTPException(status_code=400, detail=f"q: the search text contains control "
+                                                    f"characters ({', '.join(bad[:5])})")
+    return q

@@ -16,7 +16,7 @@ from rokuon.access import audit
 from rokuon.access.door import NotFound
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
-from rokuon.web.deps import Auth, db_session, require_action, runtime, ui_auth
+from rokuon.web.deps import Auth, db_session, require_action, runtime, search_text, ui_auth
 from rokuon.web.highlight import transcript_pieces
 from rokuon.web.i18n import pick_lang, translator
 
@@ -47,7 +47,7 @@ def call_list(request: Request, q: str = "", since: str = "", until: str = "", a
     f = CallFilter(since=_parse_date(since), until=_parse_date(until), agent=agent or None,
                    direction=direction if direction in ("inbound", "outbound") else None)
     tz = rt.settings.timezone
-    hits = search(s, auth.principal, q, f, tz) if q.strip() else None
+    hits = search(s, auth.principal, search_text(q), f, tz) if q.strip() else None
     calls = list_calls(s, auth.principal, f, tz)
     return render(request, "calls.html", auth=auth, calls=calls, hits=hits, q=q,
                   since=since, until=until, agent=agent, direction=direction)
