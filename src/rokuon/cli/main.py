@@ -345,7 +345,7 @@ def search(
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 100,
     json_: JsonOpt = False,
 ) -> None:
-    """Full-text search over transcripts."""
+    """Full-text search over transcripts, by text and by reading (解約 finds 開約)."""
     from rokuon.calls.service import search as do_search
 
     f = _filter(since, until, agent, direction, limit)
