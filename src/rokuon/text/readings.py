@@ -39,6 +39,7 @@ _ROWS = {"": "アイウエオ", "k": "カキクケコ", "g": "ガギグゲゴ", 
          "h": "ハヒフヘホ", "b": "バビブベボ", "p": "パピプペポ", "m": "マミムメモ",
          "y": "ヤ\0ユ\0ヨ", "r": "ラリルレロ", "w": "ワヰ\0ヱヲ", "v": "\0\0ヴ\0\0"}
 _VOWELS = "aiueo"
+MAX_FUZZY_MORAE = 3000  # longer texts (no utterance is) match exact readings only
 _SOUND: dict[str, tuple[str, str]] = {
     ch: (cons, _VOWELS[i]) for cons, row in _ROWS.items() for i, ch in enumerate(row)
     if ch != "\0"}
@@ -346,7 +347,7 @@ def find(text: str, phrase: str, *, fuzzy_min_morae: int = 6, tolerance: float =
     limit = tolerance * n
     for v in tr.variants:
         ms = list(v.morae)
-        if len(ms) < n / 2 or not _plausible(pm, ms, limit):
+        if len(ms) < n / 2 or len(ms) > MAX_FUZZY_MORAE or not _plausible(pm, ms, limit):
             continue
         cost, i, j = best_window(pm, ms)
         if cost <= limit + 1e-9 and j > i:
