@@ -196,3 +196,33 @@ def test_password_change_needs_current_password_and_code_and_ends_other_sessions
         e = s.scalars(select(AuditEntry).where(AuditEntry.action == "auth.sessions_revoked")
                       ).one()
         assert e.detail["sessions"] == 2
+
+
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_one_code_used_in_parallel_passes_once(installation, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """The same TOTP code or recovery code sent by 8 parallel requests: one passes."""
+    from rokuon.access.principal import Principal
+    from rokuon.users import mfa, second_factor
+
+    _, rt = installation
+    secret = make_user(rt, SV, "supervisor", team="A")
+    with rt.db.session() as s:
+        user = s.scalars(select(User).where(User.email == SV)).one()
+        codes = mfa.new_recovery_codes(user)
+    code = totp_code(secret) if kind == "totp" else codes[0]
+    gate = threading.Barrier(8)
+
+    def attempt(i: int) -> bool:
+        with rt.db.session() as s:
+            u = s.scalars(select(User).where(User.email == SV)).one()
+            gate.wait()
+            try:
+                return second_factor.verify_sign_in(
+                    s, Principal(name=SV, role="supervisor", source=f"10.1.0.{i}"), u,
+                    rt.keys, code)
+            except AccountLocked:  # the replays count as failures: 5 lock the account
+                return False
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(8)))
+    assert results.count(True) == 1, results

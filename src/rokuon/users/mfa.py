@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hmac
 import io
+import json
 import secrets
 import time
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, update
+from sqlalchemy import Text, cast, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -95,13 +96,25 @@ def new_recovery_codes(user: User, n: int = 8) -> list[str]:
     return codes
 
 
-def use_recovery_code(user: User, code: str) -> bool:
+def use_recovery_code(session: Session, user: User, code: str) -> bool:
+    """Check a recovery code and use it up. The list is replaced only if it is still the
+    one that was checked (a conditional UPDATE): two parallel requests with the same
+    code cannot both pass."""
     code = code.strip().lower()
-    for h in list(user.recovery_codes or []):
+    old = list(user.recovery_codes or [])
+    for h in old:
         try:
-            if _hasher.verify(h, code):
-                user.recovery_codes = [x for x in (user.recovery_codes or []) if x != h]
-                return True
+            if not _hasher.verify(h, code):
+                continue
         except (VerificationError, InvalidHashError):
             continue
+        rest = [x for x in old if x != h]
+        used = session.execute(
+            update(User).where(User.id == user.id,
+                               cast(User.recovery_codes, Text) == json.dumps(old))
+            .values(recovery_codes=rest).execution_options(synchronize_session=False)
+        ).rowcount
+        if used:
+            set_committed_value(user, "recovery_codes", rest)
+        return bool(used)
     return False

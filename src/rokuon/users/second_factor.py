@@ -62,7 +62,11 @@ def verify_sign_in(session: Session, principal: Principal, user: User, keys: Key
     if not user.mfa_enabled:
         raise MfaNotAllowed("this account has no second factor enrolled")
     _precheck(session, user, principal.source)
-    ok = mfa.verify_totp(session, user, keys, code) or mfa.use_recovery_code(user, code)
+    # a 6-digit code is a TOTP code, anything else a recovery code: only one check runs,
+    # so no write lock is held while argon2 hashes are compared
+    digits = code.strip().replace(" ", "")
+    ok = (mfa.verify_totp(session, user, keys, digits) if digits.isdigit()
+          else mfa.use_recovery_code(session, user, code))
     if not ok:
         _failed(session, principal, user, "auth.mfa")
         return False
