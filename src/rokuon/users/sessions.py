@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from rokuon.store.models import User, WebSession, utcnow
@@ -64,7 +64,3 @@ def end_other_sessions(session: Session, user_id: int, keep: str | None = None) 
     if keep is not None:
         q = q.where(WebSession.token_hash != digest(keep))
     return session.execute(q).rowcount or 0
-
-
-def sessions_of(session: Session, user_id: int) -> list[WebSession]:
-    return list(session.scalars(select(WebSession).where(WebSession.user_id == user_id)))
