@@ -86,7 +86,7 @@ def test_card_number_expiry_and_code_masked_and_bleeped_before_storage(rt, tmp_p
                                                                         ) -> None:
     call_id = _ingest(rt, tmp_path)
     doc = _stored_text(rt, call_id)
-    assert doc["status"] == "indexed"
+    assert doc["status"] == "indexed" and doc["quarantine"] is None
     segs = doc["segments"]
     for i in (2, 3, 5, 7):  # every answer to a card question: not one digit left
         assert digits_in(segs[i]["text"]) == [], segs[i]["text"]
@@ -143,6 +143,7 @@ def test_detector_failure_quarantines_with_every_digit_masked(rt, tmp_path: Path
     doc = _stored_text(rt, call_id)
     assert digits_in(doc["segments"][1]["text"]) == []
     assert doc["segments"][1]["text"].startswith("＊＊＊の＊＊＊＊の＊＊＊＊、会員番号は")
+    assert "detection failed" in doc["quarantine"]["reason"]  # on the call page and API
 
     runner = CliRunner()
     r = runner.invoke(app, ["pci", "quarantine", "--json"])

@@ -103,6 +103,8 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
                          "corrected": c.corrected_text, "note": c.note, "by": c.corrected_by,
                          "at": iso(c.corrected_at, tz)} for c in corrections],
         "redactions": call.redactions or [],
+        "quarantine": None if call.quarantined_at is None else {  # PCI: held for review
+            "at": iso(call.quarantined_at, tz), "reason": call.quarantine_reason},
         "pipeline": {
             "jobs": [{"step": j.step, "status": j.status, "attempts": j.attempts,
                       "last_error": j.last_error} for j in jobs],
