@@ -33,6 +33,9 @@ class Runtime:
             )
         self.settings = settings
         self._lock = threading.Lock()
+        from rokuon.engine.asr import numerics
+
+        numerics.pin(settings.asr_cpu_isa)  # before any engine library loads (numerics.py)
 
     @cached_property
     def audit_keys(self) -> AuditKeys:

@@ -195,3 +195,14 @@ def test_two_voices_but_words_from_one_only() -> None:
     out, info = FakeDiarizer(SCRIPT).assign(np.zeros(12 * SR, np.float32), SEGMENTS[:1],
                                             [(0.0, 12.0)])
     assert [s.speaker for s in out] == ["speaker_0"] and info["role_confidence"] == 0.0
+
+
+def test_a_short_file_is_never_split_into_two_roles() -> None:
+    """3 s of speech: even two clearly different 'voices' in the embeddings (one voice
+    spreads that much over a few windows) stay one speaker without a role."""
+    script = [(0.0, 1.5, 0), (1.5, 3.5, 1)]
+    seg = Segment("speaker_0", 0.2, 3.2, "はい、山田です。折り返しお願いします", words=words(
+        [("はい", 0.2, 0.6), ("山田", 0.8, 1.4), ("です", 1.4, 1.7), ("折り返し", 1.8, 2.6),
+         ("お願いします", 2.6, 3.2)]))
+    out, info = FakeDiarizer(script).assign(np.zeros(4 * SR, np.float32), [seg], [(0.2, 3.3)])
+    assert {s.speaker for s in out} == {"speaker_0"} and info["speakers"] == 1

@@ -33,6 +33,9 @@ WINDOW_S = 1.2
 HOP_S = 0.4
 MIN_VOICED = 0.5  # a window is embedded when at least half of it is voiced
 MIN_WINDOWS = 4
+# less voiced audio than this is one speaker: a few seconds of one voice spread as much
+# as two voices do, and a voicemail or a short answer must not be split into two roles
+MIN_TWO_SPEAKER_SPEECH_S = 6.0
 # centroids this similar are one speaker (two similar female voices measured 0.91)
 SAME_SPEAKER_SIMILARITY = 0.97
 MAX_SPEAKERS = 4  # when the number of speakers is estimated
@@ -278,7 +281,9 @@ class Diarizer:
         """Segments with speakers (roles), and the diarization record."""
         roles = roles or ["agent", "customer"]
         starts = window_starts(len(samples) / ENGINE_SAMPLE_RATE, speech)
-        clusters = cluster(self.embed(samples, starts), self.num_speakers)
+        voiced = sum(e - b for b, e in speech)
+        clusters = one_speaker(len(starts)) if voiced < MIN_TWO_SPEAKER_SPEECH_S else \
+            cluster(self.embed(samples, starts), self.num_speakers)
         info: dict[str, Any] = {"method": self.method, "speakers": clusters.count,
                                 "windows": int(len(starts))}
         labelled = split_by_speaker(segments, starts + WINDOW_S / 2, clusters.labels) \
