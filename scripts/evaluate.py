@@ -154,6 +154,8 @@ def main() -> int:
                     "the installation's setting)")
     ap.add_argument("--cpu-isa", default=None, help="AVX2 (default), auto, AVX512, GENERIC")
     ap.add_argument("--real", type=Path, help="a directory of real recordings")
+    ap.add_argument("--temperatures", default=None,
+                    help='e.g. "0" (deterministic) or "0,0.2,0.4,0.6,0.8,1.0" (fallback)')
     args = ap.parse_args()
 
     s = load_settings()
@@ -163,6 +165,8 @@ def main() -> int:
     prompt = s.asr_initial_prompt if args.prompt is None else args.prompt
     options = AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
                          initial_prompt=prompt_for(prompt), seed=s.asr_seed,
+                         temperatures=tuple(float(t) for t in args.temperatures.split(","))
+                         if args.temperatures else tuple(s.asr_temperatures),
                          cpu_isa=args.cpu_isa or s.asr_cpu_isa,
                          hotwords=rt.asr_hotwords() if args.hotwords == "on" else None,
                          language_check=s.asr_language_check)
@@ -174,8 +178,8 @@ def main() -> int:
         numerics.pin(options.cpu_isa)
         engine = BareEngine(resolve_model(s.asr_model, s.models_dir), options)
     print(f"engine={args.engine} hotwords={options.hotwords!r} prompt={options.initial_prompt!r}"
-          f" cpu_isa={options.cpu_isa}")
-    dirs = args.calls or sorted(p for p in CORPUS.glob("*") if (p / "truth.json").exists())
+          f" cpu_isa={options.cpu_isa} temperatures={options.temperatures}")
+    dirs = [d for d in (args.calls or sorted(CORPUS.glob("*"))) if (d / "truth.json").exists()]
     if args.limit:
         dirs = dirs[: args.limit]
     modes = ["stereo", "mono"] if args.mode == "both" else [args.mode]
@@ -202,6 +206,8 @@ def main() -> int:
     summary: dict[str, Any] = {}
     for mode in modes:
         rs = [r for r in results if r["mode"] == mode]
+        if not rs:
+            continue
         if mode == "real":
             chars = sum(r["chars"] for r in rs)
             summary[mode] = {"clips": len(rs), "seconds": round(sum(r["duration_s"]

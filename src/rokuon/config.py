@@ -43,7 +43,12 @@ class Settings(BaseSettings):
     # CPU kernel family pinned so that the same audio gives the same text on every x86
     # machine ("auto" = the fastest kernels of this CPU; see docs/asr.md)
     asr_cpu_isa: str = "AVX2"
-    asr_seed: int = 0  # seed of Whisper's temperature fallback (sampling)
+    # Whisper's temperature fallback: [0.0] = beam search only, deterministic (the
+    # default); adding higher temperatures re-decodes hard stretches by sampling, which
+    # CTranslate2 seeds once per worker thread only: the same file could then give
+    # another text on a second ingest (measured in docs/asr.md)
+    asr_temperatures: list[float] = Field(default_factory=lambda: [0.0])
+    asr_seed: int = 0  # seed of the sampling fallback (when temperatures > 0 are set)
     # domain vocabulary given to Whisper as hotwords: the terms of this YAML file (default
     # HOME/vocabulary.yaml when it exists) + company, competitor and key phrase lists
     asr_vocabulary: Path | None = None

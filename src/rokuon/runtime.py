@@ -83,7 +83,7 @@ class Runtime:
                     compute_type=s.asr_compute_type,
                     cpu_threads=s.asr_cpu_threads,
                     initial_prompt=prompt_for(s.asr_initial_prompt),
-                    seed=s.asr_seed,
+                    seed=s.asr_seed, temperatures=tuple(s.asr_temperatures),
                     cpu_isa=s.asr_cpu_isa,
                     hotwords=self.asr_hotwords() if s.asr_hotwords else None,
                     language_check=s.asr_language_check,

@@ -56,9 +56,10 @@ class AsrOptions:
     cpu_threads: int = 0
     initial_prompt: str | None = None
     num_speakers: int | None = 2  # mono diarization; None: estimate (1–4)
-    # Whisper's temperature fallback samples at temperature > 0: seeded, so the same audio
-    # gives the same text every time (the seed is set again before each channel)
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    # (0.0,): beam search only, the same text every time. Higher temperatures add
+    # Whisper's sampling fallback; CTranslate2 seeds its generators once per worker
+    # thread, so sampled text can differ between two decodes in one process
+    temperatures: tuple[float, ...] = (0.0,)
     seed: int = 0
     hotwords: str | None = None  # domain vocabulary (engine.asr.vocabulary)
     cpu_isa: str = "AVX2"  # CPU kernel family pinned for reproducibility (numerics.py)
