@@ -1,14 +1,14 @@
 """PCI quarantine: a call whose card-data masking failed or was unsure is held out of
 search and playback and flagged to administrators until someone reviews it
 
-Revision ID: 0008_pci_quarantine
+Revision ID: 0011_pci_quarantine
 Revises: 0010_transcript_provenance
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_pci_quarantine"
+revision = "0011_pci_quarantine"
 down_revision = "0010_transcript_provenance"
 branch_labels = None
 depends_on = None
