@@ -119,7 +119,8 @@ def evaluate_real(engine: Any, d: Path) -> dict[str, Any]:
             "rtf": round(wall / audio.duration_s, 3), "hyp": heard(tr)}
 
 
-def evaluate_call(engine: WhisperEngine, d: Path, mode: str) -> dict[str, Any]:
+def evaluate_call(engine: WhisperEngine, d: Path, mode: str, cache: Path | None = None
+                  ) -> dict[str, Any]:
     truth = json.loads((d / "truth.json").read_text(encoding="utf-8"))
     utts = truth["utterances"]
     wav = d / ("stereo.wav" if mode == "stereo" else "mono.wav")
@@ -129,6 +130,10 @@ def evaluate_call(engine: WhisperEngine, d: Path, mode: str) -> dict[str, Any]:
     tr = engine.transcribe(audio, truth.get("stereo_channels", ["agent", "customer"])
                            if mode == "stereo" else [])
     wall = time.perf_counter() - t0
+    if cache is not None and mode == "stereo":
+        from evaluate_analysis import store_transcript
+
+        store_transcript(cache, d, engine, tr.segments)
     ok, total = attribution(tr, utts)
     res: dict[str, Any] = {
         "call": d.name, "mode": mode, "duration_s": truth["duration_s"],
@@ -139,6 +144,11 @@ def evaluate_call(engine: WhisperEngine, d: Path, mode: str) -> dict[str, Any]:
     if tr.diarization:
         res["role_confidence"] = tr.diarization.get("role_confidence")
     return res
+
+
+def _mean(values: Any) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(mean(vals), 4) if vals else None
 
 
 def main() -> int:
@@ -154,6 +164,9 @@ def main() -> int:
                     "the installation's setting)")
     ap.add_argument("--cpu-isa", default=None, help="AVX2 (default), auto, AVX512, GENERIC")
     ap.add_argument("--real", type=Path, help="a directory of real recordings")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval-asr",
+                    help="stereo pipeline transcripts are kept here for "
+                    "evaluate_analysis.py --source asr --cache (same options → same file)")
     ap.add_argument("--temperatures", default=None,
                     help='e.g. "0" (deterministic) or "0,0.2,0.4,0.6,0.8,1.0" (fallback)')
     args = ap.parse_args()
@@ -188,7 +201,8 @@ def main() -> int:
           f"{'attrib':>7} {'RTF':>6}")
     for d in dirs:
         for mode in modes:
-            r = evaluate_call(engine, d, mode)
+            r = evaluate_call(engine, d, mode,
+                              args.cache if args.engine == "pipeline" else None)
             results.append(r)
             attrib = f"{r['attribution']:.3f}" if r["attribution"] is not None else "-"
             print(f"{r['call']:34} {mode:6} {r['duration_s']:6.1f} "
@@ -219,9 +233,8 @@ def main() -> int:
             continue
         summary[mode] = {
             "calls": len(rs),
-            "cer_agent": round(mean(r["cer"]["agent"] for r in rs if "agent" in r["cer"]), 4),
-            "cer_customer": round(mean(r["cer"]["customer"] for r in rs
-                                       if "customer" in r["cer"]), 4),
+            "cer_agent": _mean(r["cer"].get("agent") for r in rs),
+            "cer_customer": _mean(r["cer"].get("customer") for r in rs),
             "cer_all": round(mean(r["cer"]["all"] for r in rs), 4),
             "attribution": round(mean([r["attribution"] for r in rs
                                        if r["attribution"] is not None] or [0.0]), 4),

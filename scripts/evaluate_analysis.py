@@ -79,25 +79,34 @@ def truth_segments(truth: dict[str, Any]) -> list[Segment]:
             for u in truth["utterances"]]
 
 
+def cache_key(d: Path, engine: Any) -> str:
+    """File name of a call's cached transcript: the call and every decoding option."""
+    opts = json.dumps(engine.decoding(), sort_keys=True, ensure_ascii=False)
+    return f"{d.name}-{engine.options.model}-{hashlib.sha256(opts.encode()).hexdigest()[:12]}.json"
+
+
+def store_transcript(cache: Path, d: Path, engine: Any, segs: list[Segment]) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / cache_key(d, engine)).write_text(json.dumps([
+        {"speaker": x.speaker, "start": x.start, "end": x.end, "text": x.text,
+         "words": [[w.text, w.start, w.end, w.probability] for w in x.words]}
+        for x in segs], ensure_ascii=False), encoding="utf-8")
+
+
 def transcribed(d: Path, audio: Any, roles: list[str], engine: Any, cache: Path | None
                 ) -> list[Segment]:
     """ASR segments of the call (from ``cache`` when a run with the same engine
     options stored them there: analysis changes are then measured in seconds)."""
     from rokuon.engine.types import Word
 
-    prompt = hashlib.sha256((engine.options.initial_prompt or "").encode()).hexdigest()[:8]
-    key = f"{d.name}-{engine.options.model}-{engine.options.beam_size}-{prompt}.json"
+    key = cache_key(d, engine)
     if cache is not None and (cache / key).exists():
         raw = json.loads((cache / key).read_text(encoding="utf-8"))
         return [Segment(speaker=r["speaker"], start=r["start"], end=r["end"], text=r["text"],
                         words=[Word(*w) for w in r["words"]]) for r in raw]
     segs = engine.transcribe(audio, roles).segments
     if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        (cache / key).write_text(json.dumps([
-            {"speaker": x.speaker, "start": x.start, "end": x.end, "text": x.text,
-             "words": [[w.text, w.start, w.end, w.probability] for w in x.words]}
-            for x in segs], ensure_ascii=False), encoding="utf-8")
+        store_transcript(cache, d, engine, segs)
     return segs
 
 
@@ -517,12 +526,9 @@ def main() -> int:
     engine = None
     if "asr" in sources:
         from rokuon.config import load_settings
-        from rokuon.engine.asr.transcribe import AsrOptions, WhisperEngine, prompt_for
+        from rokuon.runtime import Runtime
 
-        s = load_settings()
-        engine = WhisperEngine(AsrOptions(model=s.asr_model, beam_size=s.asr_beam_size,
-                                          initial_prompt=prompt_for(s.asr_initial_prompt)),
-                               s.models_dir)
+        engine = Runtime(load_settings(), require_init=False).asr  # as the pipeline runs it
     cfg = load_config()
     over = {"tolerance": args.tolerance} if args.tolerance is not None else {}
     if args.no_guard:
