@@ -1,7 +1,7 @@
 """Speed and memory of the pipeline against bare faster-whisper.
 
-On the same recording (default: the longest corpus call, ~60 s, 8 kHz mu-law
-stereo) and the same model and options (packaged Whisper base, int8, CPU,
+On the same recording (default: corpus call 14, 67.6 s, 8 kHz mu-law stereo) and
+the same model and options (packaged Whisper base, int8, CPU,
 language ja, VAD, word timestamps, beam 5):
 
 - bare: a fresh Python process that loads WhisperModel, decodes the file with
@@ -16,6 +16,12 @@ median of --repeat runs, plus peak RSS (ru_maxrss of the child), and the peak RS
 of ``ingest --wait`` on the mono version of the same call (ASR + diarization).
 The overhead is (pipeline - bare) / bare.
 
+Variants: ``bare`` (faster-whisper with this CPU's fastest kernels), ``bare_pinned``
+(the same with the kernel family rokuon pins for reproducibility, see docs/asr.md),
+``pipeline`` (defaults, domain vocabulary on) and ``pipeline_no_vocabulary``. Wall and
+CPU seconds are reported (CPU time stays comparable when other work shares the cores),
+per channel-second as well.
+
 Usage: python scripts/benchmark.py [--file WAV] [--repeat 3] [--json OUT]
 """
 
@@ -29,11 +35,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "calls"
+DEFAULT_CALL = "14_plan_change_long"  # 67.6 s of two-party talk, stereo
 
 BARE = r"""
 import sys, time
@@ -51,14 +57,24 @@ print(n)
 """
 
 
-def peak_rss_mib(cmd: list[str], env: dict[str, str]) -> float:
-    """Peak RSS of one command, measured in a fresh helper process."""
-    code = ("import resource,subprocess,sys;"
-            "subprocess.run(sys.argv[1:],check=True,capture_output=True);"
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+def measure(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS of one command, run from a
+    fresh helper process (CPU time stays meaningful when other work shares the cores)."""
+    code = ("import json,resource,subprocess,sys,time;t=time.perf_counter();"
+            "r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+            "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+            "print(json.dumps({'rc':r.returncode,'wall':w,'cpu':u.ru_utime+u.ru_stime,"
+            "'rss':u.ru_maxrss/1024,'err':r.stderr[-2000:]}))")
     out = subprocess.run([sys.executable, "-c", code, *cmd], env=env, capture_output=True,
                          text=True, check=True)
-    return int(out.stdout.strip()) / 1024
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    if res["rc"] != 0:
+        sys.exit(f"{' '.join(cmd[:4])}… failed ({res['rc']}):\n{res['err']}")
+    return res
+
+
+PINNED = {"CT2_USE_MKL": "0", "CT2_FORCE_CPU_ISA": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+          "DNNL_MAX_CPU_ISA": "AVX2"}
 
 
 def main() -> int:
@@ -69,13 +85,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    if args.file:
-        wav = args.file
-    else:
-        calls = [p for p in CORPUS.glob("*") if (p / "truth.json").exists()]
-        longest = max(calls, key=lambda p: json.loads((p / "truth.json").read_text())[
-            "duration_s"])
-        wav = longest / "stereo.wav"
+    wav = args.file or CORPUS / DEFAULT_CALL / "stereo.wav"
 
     from rokuon.engine.asr.model import resolve_model
     from rokuon.engine.audio.decode import decode
@@ -84,50 +94,60 @@ def main() -> int:
     models = work / "models"
     model_dir = resolve_model("packaged", models)
     with wav.open("rb") as fh:
-        duration = decode(fh).duration_s
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROKUON_")}
+        audio = decode(fh)
+    duration, n_channels = audio.duration_s, len(audio.channels)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ROKUON_") and k not in PINNED}
     env.update(ROKUON_MODELS_PATH=str(models), ROKUON_JOB_POLL_S="0.05")
     rokuon = [sys.executable, "-m", "rokuon.cli.main"]
     bare_cmd = [sys.executable, "-c", BARE, model_dir, str(wav), "5"]
-
-    bare_t, pipe_t = [], []
+    variants = {
+        "bare": (bare_cmd, env),
+        "bare_pinned": (bare_cmd, {**env, **PINNED}),
+        "pipeline": (None, env),
+        "pipeline_no_vocabulary": (None, {**env, "ROKUON_ASR_HOTWORDS": "false"}),
+    }
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in variants}
     try:
         for i in range(args.repeat):
-            t0 = time.perf_counter()
-            subprocess.run(bare_cmd, env=env, check=True, capture_output=True)
-            bare_t.append(time.perf_counter() - t0)
-            home = work / f"home{i}"
-            henv = {**env, "ROKUON_HOME": str(home)}
-            subprocess.run([*rokuon, "init"], env=henv, check=True, capture_output=True)
-            t0 = time.perf_counter()
-            r = subprocess.run([*rokuon, "ingest", str(wav), "--wait"], env=henv,
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                sys.exit(f"ingest --wait failed ({r.returncode}):\n{r.stderr[-3000:]}")
-            pipe_t.append(time.perf_counter() - t0)
-            print(f"run {i + 1}: bare {bare_t[-1]:.2f} s, pipeline {pipe_t[-1]:.2f} s",
+            for name, (cmd, venv) in variants.items():
+                if cmd is None:
+                    home = work / f"{name}{i}"
+                    venv = {**venv, "ROKUON_HOME": str(home)}
+                    subprocess.run([*rokuon, "init"], env=venv, check=True, capture_output=True)
+                    cmd = [*rokuon, "ingest", str(wav), "--wait"]
+                runs[name].append(measure(cmd, venv))
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]['wall']:.2f} s / cpu "
+                                               f"{v[-1]['cpu']:.2f} s" for k, v in runs.items()),
                   flush=True)
-        home = work / "mem"
-        henv = {**env, "ROKUON_HOME": str(home)}
-        subprocess.run([*rokuon, "init"], env=henv, check=True, capture_output=True)
-        pipe_mem = peak_rss_mib([*rokuon, "ingest", str(wav), "--wait"], henv)
-        bare_mem = peak_rss_mib(bare_cmd, env)
         mono = wav.with_name("mono.wav")
-        mono_mem = peak_rss_mib([*rokuon, "ingest", str(mono), "--wait"], henv) \
-            if mono.exists() else None
+        mono_mem = None
+        if mono.exists():
+            henv = {**env, "ROKUON_HOME": str(work / "mono")}
+            subprocess.run([*rokuon, "init"], env=henv, check=True, capture_output=True)
+            mono_mem = measure([*rokuon, "ingest", str(mono), "--wait"], henv)["rss"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    bare, pipe = statistics.median(bare_t), statistics.median(pipe_t)
-    result = {
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    ch_s = duration * n_channels
+    result: dict[str, object] = {
         "file": str(wav.relative_to(ROOT)) if wav.is_relative_to(ROOT) else str(wav),
-        "audio_s": round(duration, 2), "repeat": args.repeat, "cpus": os.cpu_count(),
-        "bare_s": round(bare, 2), "pipeline_s": round(pipe, 2),
-        "overhead_pct": round(100 * (pipe - bare) / bare, 1),
-        "bare_rtf": round(bare / duration, 3), "pipeline_rtf": round(pipe / duration, 3),
-        "bare_peak_rss_mib": round(bare_mem), "pipeline_peak_rss_mib": round(pipe_mem),
-        "pipeline_mono_peak_rss_mib": round(mono_mem) if mono_mem else None,
+        "audio_s": round(duration, 2), "channels": n_channels, "repeat": args.repeat,
+        "cpus": os.cpu_count(),
     }
+    for name in variants:
+        result[name] = {"wall_s": round(med(name, "wall"), 2), "cpu_s": round(med(name, "cpu"), 2),
+                        "rtf_per_channel_s": round(med(name, "wall") / ch_s, 3),
+                        "cpu_per_channel_s": round(med(name, "cpu") / ch_s, 3),
+                        "peak_rss_mib": round(max(r["rss"] for r in runs[name]))}
+    for base in ("bare", "bare_pinned"):
+        for key in ("wall", "cpu"):
+            result[f"overhead_{key}_vs_{base}_pct"] = round(
+                100 * (med("pipeline", key) - med(base, key)) / med(base, key), 1)
+    result["pipeline_mono_peak_rss_mib"] = round(mono_mem) if mono_mem else None
     print(json.dumps(result, ensure_ascii=False, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1))
