@@ -77,6 +77,13 @@ def test_stereo_call_goes_through_every_state(rt_asr) -> None:
     first = next(seg for seg in doc["segments"] if seg["speaker"] == "agent")
     assert abs(first["start"] - first_truth["start"]) < 1.0
     assert doc["analysis"]["metrics"]["agent_talk_s"] > 0
+    # what produced the transcript is recorded with it (model hash, options, numerics)
+    prov = doc["transcript"]["provenance"]
+    from rokuon.engine.asr.model import PACKAGED_SHA256
+
+    assert prov["model"]["sha256"] == PACKAGED_SHA256
+    assert prov["decoding"]["temperatures"] == [0.0] and prov["decoding"]["beam_size"] == 5
+    assert prov["numerics"]["requested"] == "AVX2" and prov["code"]["ctranslate2"]
 
 
 def _wait_for(cond, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]

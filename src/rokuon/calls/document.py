@@ -65,6 +65,8 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
                                  "text": seg.text, "confidence": round(seg.confidence, 3)}
             if seg.channel is not None:
                 d["channel"] = seg.channel
+            if seg.language:
+                d["language"] = seg.language  # "en", or "und" (not intelligible)
             if with_words:
                 d["words"] = [{"text": w[0], "start": w[1], "end": w[2], "probability": w[3]}
                               for w in seg.words]
@@ -93,7 +95,7 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
         "transcript": None if tr is None else {
             "version": tr.version, "engine": tr.engine, "model": tr.model,
             "language": tr.language, "diarization": tr.diarization,
-            "dropped": tr.dropped},
+            "dropped": tr.dropped, "provenance": tr.provenance},
         "segments": segments,
         "analysis": analysis,
         "consent_record": consent_record(call.extra_metadata or {}, analysis),
