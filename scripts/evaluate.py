@@ -63,7 +63,7 @@ def attribution(tr: Transcript, utts: list[dict[str, Any]]) -> tuple[float, floa
 
 def heard(tr: Transcript, role: str | None = None) -> str:
     """The transcript's words (unintelligible markers are not words)."""
-    return "".join(s.text for s in tr.segments
+    return "".join(s.text for s in sorted(tr.segments, key=lambda s: s.start)
                    if (role is None or s.speaker == role) and s.language != "und")
 
 
