@@ -105,4 +105,10 @@ class RetentionScheduler:
                     log.info("retention: %d deleted, %d held", len(r.deleted), len(r.held))
             except Exception:  # noqa: BLE001 - try again next time
                 log.exception("retention run failed")
+            try:  # the daily CDR reconciliation ("no call was lost") runs alongside
+                from rokuon.cdr.service import scheduled_reconcile
+
+                scheduled_reconcile(self.rt)
+            except Exception:  # noqa: BLE001 - try again next time
+                log.exception("CDR reconciliation failed")
             self._stop.wait(max(0.0, interval - 60.0))

@@ -468,3 +468,112 @@ class TranscriptCorrection(Base):
     request_id: Mapped[str | None] = mapped_column(String(32))
     corrected_by: Mapped[str] = mapped_column(String(320))
     corrected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CdrImport(Base):
+    """One imported CDR file: where it came from and what it changed."""
+
+    __tablename__ = "cdr_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(320))
+
+
+class CdrRecord(Base):
+    """A call detail record from the telephony system (Asterisk, FreeSWITCH, Twilio),
+    the independent list of calls that reconciliation checks the recordings against."""
+
+    __tablename__ = "cdr_records"
+    __table_args__ = (UniqueConstraint("source", "unique_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))  # asterisk | freeswitch | twilio
+    unique_id: Mapped[str] = mapped_column(String(200))
+    related_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    billsec: Mapped[int] = mapped_column(Integer, default=0)
+    disposition: Mapped[str] = mapped_column(String(20), index=True)
+    raw_status: Mapped[str | None] = mapped_column(String(50))
+    src: Mapped[str | None] = mapped_column(String(200))
+    dst: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[str | None] = mapped_column(String(200))
+    dst_channel: Mapped[str | None] = mapped_column(String(200))
+    queue: Mapped[str | None] = mapped_column(String(200))
+    account: Mapped[str | None] = mapped_column(String(100))
+    import_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CdrReconcileRun(Base):
+    """One reconciliation of CDRs against recordings (by hand or the daily run)."""
+
+    __tablename__ = "cdr_reconcile_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    ran_by: Mapped[str] = mapped_column(String(320))
+    period_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    period_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    missing_recordings: Mapped[int] = mapped_column(Integer, default=0)
+    recordings_without_cdr: Mapped[int] = mapped_column(Integer, default=0)
+    # ids only (CDR unique ids, call ids), no numbers
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BreachIncident(Base):
+    """A leak, loss or damage of personal data (漏えい等, APPI art. 26): what happened,
+    when, the suspected scope and cause, and the two reports to the PPC."""
+
+    __tablename__ = "breach_incidents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    occurred_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    occurred_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(Text)
+    unauthorized_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # how the affected calls are found in the audit log: {"from", "to", "actors", "actions"}
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secondary_damage: Mapped[str | None] = mapped_column(Text)
+    prevention: Mapped[str | None] = mapped_column(Text)
+    response_to_persons: Mapped[str | None] = mapped_column(Text)
+    preliminary_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    final_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BreachNotice(Base):
+    """A notice to one affected person (本人への通知) about an incident."""
+
+    __tablename__ = "breach_notices"
+    __table_args__ = (UniqueConstraint("incident_id", "person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("breach_incidents.id", ondelete="CASCADE"), index=True)
+    person: Mapped[str] = mapped_column(String(64))  # the customer number's digits
+    call_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    method: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notified_by: Mapped[str] = mapped_column(String(320))

@@ -1,0 +1,2 @@
+"""Call detail records: import from the telephony system and reconciliation with
+the recordings ("no call was lost")."""
