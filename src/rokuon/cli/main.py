@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from rokuon.access.principal import Principal
+from rokuon.cli.breach import breach_app
 from rokuon.cli.cdr import cdr_app
 from rokuon.cli.compliance import compliance_app
 from rokuon.cli.context import cli_runtime as _runtime
@@ -39,6 +40,7 @@ app.add_typer(hold_app, name="hold")
 app.add_typer(retention_app, name="retention")
 app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
+app.add_typer(breach_app, name="breach")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
