@@ -182,6 +182,7 @@ def main() -> int:
                          if args.temperatures else tuple(s.asr_temperatures),
                          cpu_isa=args.cpu_isa or s.asr_cpu_isa,
                          hotwords=rt.asr_hotwords() if args.hotwords == "on" else None,
+                         hotwords_roles=tuple(s.asr_hotwords_roles),
                          language_check=s.asr_language_check)
     engine: Any = WhisperEngine(options, s.models_dir)
     if args.engine == "bare":

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # HOME/vocabulary.yaml when it exists) + company, competitor and key phrase lists
     asr_vocabulary: Path | None = None
     asr_hotwords: bool = True
+    # stereo channels that get the vocabulary (measured: it helps the agent's scripted
+    # words, and costs accuracy on customers' free speech and on mono recordings)
+    asr_hotwords_roles: list[str] = Field(default_factory=lambda: ["agent"])
     # a low-confidence stretch is checked for another language; if it is not Japanese it
     # is transcribed in that language and marked, if unintelligible it is marked as such
     asr_language_check: bool = True

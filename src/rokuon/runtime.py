@@ -86,6 +86,7 @@ class Runtime:
                     seed=s.asr_seed, temperatures=tuple(s.asr_temperatures),
                     cpu_isa=s.asr_cpu_isa,
                     hotwords=self.asr_hotwords() if s.asr_hotwords else None,
+                    hotwords_roles=tuple(s.asr_hotwords_roles),
                     language_check=s.asr_language_check,
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)

@@ -1,5 +1,9 @@
 """A second look at low-confidence stretches: another language, or unintelligible.
 
+Also at voiced stretches Whisper wrote nothing for: forced to Japanese, it often
+skips an English sentence entirely; when language identification says such a stretch
+is clearly another language, it is transcribed in that language and marked.
+
 With the language forced to Japanese, Whisper writes an English sentence as invented
 Japanese. Where a segment's confidence is low, its audio is run through Whisper's
 language identification: when another language clearly wins, the stretch is decoded
@@ -26,6 +30,7 @@ OTHER_LANGUAGE_MIN_PROB = 0.6  # another language must win clearly …
 MAIN_LANGUAGE_MAX_PROB = 0.25  # … and the call's language be unlikely
 UNINTELLIGIBLE_LOGPROB = -1.5  # kept in no language: marked, text replaced
 MIN_SECONDS = 0.8  # shorter stretches are too short to identify a language
+EDGE_S = 0.2  # a segment's own edges: Whisper's times are this loose
 UNINTELLIGIBLE = "［聞き取り不能］"
 UNDETERMINED = "und"
 
@@ -58,7 +63,7 @@ def check(model: Any, samples: np.ndarray, segments: list[RawSegment], main_lang
             again = decode(clip, lang)
             text = "".join(s.text for s in again).strip()
             if text:
-                words = [RawWord(w.word, w.start + seg.start, w.end + seg.start, w.probability)
+                words = [RawWord(w.text, w.start + seg.start, w.end + seg.start, w.probability)
                          for s in again for w in s.words]
                 logprob = min((s.avg_logprob for s in again), default=seg.avg_logprob)
                 out.append(Verdict(replace(seg, text=text, words=words,
@@ -68,4 +73,51 @@ def check(model: Any, samples: np.ndarray, segments: list[RawSegment], main_lang
             out.append(Verdict(replace(seg, text=UNINTELLIGIBLE, words=[]), UNDETERMINED))
             continue
         out.append(Verdict(seg, None))
+    return out
+
+
+def skipped(segments: list[RawSegment], speech: list[tuple[float, float]]
+            ) -> list[tuple[float, float]]:
+    """Parts of the voiced spans (VAD) that no word covers, at least MIN_SECONDS
+    long (the VAD joins speech across pauses under 2 s, so a skipped sentence is often
+    the middle of a span whose ends were transcribed)."""
+    covered = sorted((x.start - EDGE_S, x.end + EDGE_S)
+                     for s in segments for x in (s.words or [s]))  # a segment can span
+    # a skipped sentence (Whisper writes the Japanese before and after it as one)
+    out = []
+    for a, b in speech:
+        pos = a
+        for s, e in covered:
+            if e <= pos or s >= b:
+                continue
+            if s - pos >= MIN_SECONDS:
+                out.append((pos, s))
+            pos = max(pos, e)
+        if b - pos >= MIN_SECONDS:
+            out.append((pos, b))
+    return out
+
+
+def recover(model: Any, samples: np.ndarray, segments: list[RawSegment],
+            speech: list[tuple[float, float]], main_language: str, decode: Any
+            ) -> list[Verdict]:
+    """Segments for skipped voiced stretches that are clearly another language."""
+    out: list[Verdict] = []
+    for a, b in skipped(segments, speech):
+        clip = samples[int(a * ENGINE_SAMPLE_RATE):int(b * ENGINE_SAMPLE_RATE)]
+        lang, _, probs = model.detect_language(clip)
+        p = dict(probs)
+        if (lang == main_language or p.get(lang, 0.0) < OTHER_LANGUAGE_MIN_PROB
+                or p.get(main_language, 0.0) > MAIN_LANGUAGE_MAX_PROB):
+            continue
+        for s in decode(clip, lang):
+            text = s.text.strip()
+            if not text:
+                continue
+            words = [RawWord(w.text, w.start + a, w.end + a, w.probability) for w in s.words]
+            out.append(Verdict(RawSegment(start=s.start + a, end=s.end + a, text=text,
+                                          avg_logprob=s.avg_logprob,
+                                          no_speech_prob=s.no_speech_prob,
+                                          compression_ratio=s.compression_ratio,
+                                          words=words), lang))
     return out
