@@ -331,3 +331,42 @@ def test_roles(rt) -> None:
             pass
         else:
             raise AssertionError("an operator ran the reconciliation")
+
+
+def test_http_import_and_reconcile(rt) -> None:
+    from fastapi.testclient import TestClient
+
+    from rokuon.users.tokens import create_token
+    from rokuon.web.app import create_app
+
+    with rt.db.session() as s:
+        admin_tok, _ = create_token(s, CLI, "admin@example.com", ["calls:write", "audit:read"])
+        read_tok, _ = create_token(s, CLI, "admin@example.com", ["calls:read"])
+    _rec(rt, 51, 3.0, external_id="1764550800.11", started_at="2026-12-01T10:00:05+09:00")
+    h = {"Authorization": f"Bearer {admin_tok}"}
+    with TestClient(create_app(rt, start_workers=False)) as c:
+        body = (DATA / "asterisk_Master.csv").read_bytes()
+        r = c.post("/api/cdr/import?format=asterisk&name=Master.csv", content=body, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["inserted"] == 5
+        bad = body.replace(b'"BUSY"', b'"HUNG"')
+        r = c.post("/api/cdr/import?format=asterisk&name=bad.csv", content=bad, headers=h)
+        assert r.status_code == 422 and "row 5" in r.text and "disposition" in r.text
+        r = c.post("/api/cdr/import?format=cisco", content=body, headers=h)
+        assert r.status_code == 422
+        r = c.post("/api/cdr/import?format=asterisk", content=body,
+                   headers={"Authorization": f"Bearer {read_tok}"})
+        assert r.status_code == 403  # the token lacks calls:write
+        r = c.get("/api/cdr/reconcile?since=2026-12-01&until=2026-12-01", headers=h)
+        assert r.status_code == 200, r.text
+        rep = r.json()
+        assert rep["matched"] == 1 and len(rep["missing_recordings"]) == 2
+        assert c.get("/api/cdr/runs", headers=h).json()["runs"][0]["run_id"] == rep["run_id"]
+        assert c.get("/api/cdr/reconcile", headers={
+            "Authorization": f"Bearer {read_tok}"}).status_code == 403
+        assert c.get("/api/cdr/reconcile").status_code == 401
+    assert _cdr_count(rt) == 5
+    with rt.db.session() as s:
+        failed = s.scalars(select(AuditEntry).where(AuditEntry.action == "cdr.import",
+                                                    AuditEntry.outcome == "failed")).all()
+        assert [f.detail["file"] for f in failed] == ["bad.csv"]
