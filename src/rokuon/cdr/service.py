@@ -135,10 +135,10 @@ def national_digits(number: str | None) -> str:
     return digits
 
 
-def _same_number(a: str, b: str) -> bool:
-    if not a or not b:
-        return False
-    return a == b or (len(a) >= 9 and len(b) >= 9 and a[-9:] == b[-9:])
+def _number_key(digits: str) -> str:
+    """Two numbers are the same when their keys are: all digits, or the last 9 when
+    both have at least 9 (a trunk prefix such as 0 or 00 differs)."""
+    return digits[-9:] if len(digits) >= 9 else digits
 
 
 def _bounds(since: date | None, until: date | None, tz: str,
@@ -282,14 +282,18 @@ def reconcile(s: Session, principal: Principal, *, tz: str, since: date | None =
                 match_of[call.id] = (hits[0], "id")
     pairs: list[tuple[float, str, int]] = []  # 2. by number + time + duration
     cdr_by_pk = {c.id: c for c in cdrs}
-    nums = {c.id: (national_digits(c.src), national_digits(c.dst)) for c in cdrs}
+    by_number: dict[str, list[CdrRecord]] = {}
+    for c in cdrs:
+        for key in {_number_key(national_digits(c.src)), _number_key(national_digits(c.dst))}:
+            if key:
+                by_number.setdefault(key, []).append(c)
     for call in calls:
         digits = national_digits(call.customer_number)
         if call.id in match_of or not digits or call.started_at is None:
             continue
         at = _aware(call.started_at)
-        for c in cdrs:
-            if c.id in used or not any(_same_number(digits, n) for n in nums[c.id]):
+        for c in by_number.get(_number_key(digits), []):
+            if c.id in used:
                 continue
             gap = _time_gap(at, c)
             if gap <= tolerance_s and _duration_ok(call.duration_s or 0.0, c,
