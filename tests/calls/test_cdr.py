@@ -370,3 +370,27 @@ def test_http_import_and_reconcile(rt) -> None:
         failed = s.scalars(select(AuditEntry).where(AuditEntry.action == "cdr.import",
                                                     AuditEntry.outcome == "failed")).all()
         assert [f.detail["file"] for f in failed] == ["bad.csv"]
+
+
+def test_the_retention_scheduler_runs_it(rt, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`rokuon serve` runs the reconciliation beside retention (the scheduler's loop)."""
+    import time as _time
+
+    from rokuon.compliance.retention import RetentionScheduler
+
+    with rt.db.session() as s:
+        service.import_file(s, CLI, (DATA / "asterisk_Master.csv").read_bytes(),
+                            name="Master.csv", fmt="asterisk", tz="Asia/Tokyo")
+    monkeypatch.setattr(rt.settings, "retention_interval_h", 0.0002)  # ~0.7 s
+    sched = RetentionScheduler(rt).start()
+    try:
+        deadline = _time.monotonic() + 20
+        while _time.monotonic() < deadline:
+            with rt.db.session() as s:
+                runs_ = s.scalars(select(CdrReconcileRun)).all()
+            if runs_:
+                break
+            _time.sleep(0.2)
+    finally:
+        sched.stop()
+    assert runs_ and runs_[0].ran_by == "cdr-scheduler"

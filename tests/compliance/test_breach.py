@@ -178,3 +178,21 @@ def test_named_calls_and_bad_input(rt) -> None:
                                                     AuditEntry.outcome == "failed")).all()
         assert len(failed) >= 9
         assert audit.verify(s).ok
+
+
+def test_daily_reminders(rt, caplog) -> None:  # type: ignore[no-untyped-def]
+    found = utcnow() - timedelta(days=4, hours=12)  # 速報 due in half a day
+    with rt.db.session() as s:
+        soon = breach.create(s, CLI, title="誤送信", description="d", discovered_at=found).id
+        late = breach.create(s, CLI, title="紛失", description="d",
+                             discovered_at=utcnow() - timedelta(days=9)).id
+        breach.create(s, CLI, title="新規", description="d")  # nothing due yet
+    with caplog.at_level("WARNING"):
+        rem = breach.reminders(rt)
+    assert {(r["incident_id"], r["stage"], r["overdue"]) for r in rem} == {
+        (soon, "preliminary", False), (late, "preliminary", True)}
+    assert "OVERDUE" in caplog.text and "due soon" in caplog.text
+    with rt.db.session() as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "breach.remind")).one()
+    assert run("breach", "update", late, "--reported", "preliminary").exit_code == 0
+    assert {r["incident_id"] for r in breach.reminders(rt)} == {soon}

@@ -403,3 +403,32 @@ def export_csv(rep: dict[str, Any]) -> str:
         w.writerow([row["key"], row["label"], "; ".join(map(str, v)) if isinstance(v, list)
                     else v])
     return buf.getvalue()
+
+
+REMIND_DAYS = 1  # a pending report due within this many days is reminded of
+
+
+def reminders(rt: Any, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The daily reminder inside ``rokuon serve`` (with retention): every report that is
+    overdue or due within ``REMIND_DAYS`` days, logged as a warning and audited."""
+    import logging
+
+    now = now or utcnow()
+    out: list[dict[str, Any]] = []
+    with rt.db.session() as s:
+        for inc in s.scalars(select(BreachIncident).where(BreachIncident.status != "closed")):
+            for stage, d in deadlines(inc, now).items():
+                if d["reported_at"] is None and (
+                        d["overdue"] or datetime.fromisoformat(d["due_at"])
+                        <= now + timedelta(days=REMIND_DAYS)):
+                    out.append({"incident_id": inc.id, "title": inc.title, "stage": stage,
+                                "due_at": d["due_at"], "overdue": d["overdue"]})
+        if out:
+            audit.record(s, Principal(name="breach-scheduler", role="admin", source="serve"),
+                         "breach.remind", detail={"reminders": out[:100]})
+    log = logging.getLogger(__name__)
+    for r in out:
+        log.warning("breach %s (%s): the %s report is %s (due %s)", r["incident_id"],
+                    r["title"], r["stage"], "OVERDUE" if r["overdue"] else "due soon",
+                    r["due_at"])
+    return out

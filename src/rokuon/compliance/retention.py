@@ -111,4 +111,10 @@ class RetentionScheduler:
                 scheduled_reconcile(self.rt)
             except Exception:  # noqa: BLE001 - try again next time
                 log.exception("CDR reconciliation failed")
+            try:  # breach report deadlines (漏えい等報告): overdue / due soon
+                from rokuon.compliance.breach import reminders
+
+                reminders(self.rt)
+            except Exception:  # noqa: BLE001 - try again next time
+                log.exception("breach reminders failed")
             self._stop.wait(max(0.0, interval - 60.0))
