@@ -322,9 +322,11 @@ def test_roles(rt) -> None:
                 raise AssertionError(f"{who.role} imported CDRs")
     with rt.db.session() as s:
         service.import_file(s, CLI, data, name="m.csv", fmt="asterisk", tz="UTC")
-    with rt.db.session() as s:  # an auditor may run the check, an operator may not
-        assert service.reconcile(s, auditor, tz="UTC")["cdrs"] == 5
-    with rt.db.session() as s:
+    with rt.db.session() as s:  # an auditor may run the check (numbers masked) …
+        rep = service.reconcile(s, auditor, tz="UTC")
+    assert rep["cdrs"] == 5 and rep["missing_recordings"][0]["src"] == "******1212"
+    assert service.mask_number("+81 90-1234-5678") == "+** **-****-5678"
+    with rt.db.session() as s:  # … an operator may not
         try:
             service.reconcile(s, operator, tz="UTC")
         except service.CdrError:

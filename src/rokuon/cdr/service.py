@@ -135,6 +135,16 @@ def national_digits(number: str | None) -> str:
     return digits
 
 
+def mask_number(number: str | None) -> str | None:
+    """All but the last 4 digits hidden (for roles that see no call data)."""
+    if not number:
+        return number
+    keep = 4
+    digits = [i for i, ch in enumerate(number) if ch.isdigit()]
+    hide = set(digits[:-keep]) if len(digits) > keep else set()
+    return "".join("*" if i in hide else ch for i, ch in enumerate(number))
+
+
 def _number_key(digits: str) -> str:
     """Two numbers are the same when their keys are: all digits, or the last 9 when
     both have at least 9 (a trunk prefix such as 0 or 00 differs)."""
@@ -328,6 +338,11 @@ def reconcile(s: Session, principal: Principal, *, tz: str, since: date | None =
                if not call.customer_number and not _call_ids(call)
                else "no CDR with its id, number and time")
         without.append(_call_doc(call, tz, why))
+    if not permissions.allowed(principal, "read"):  # auditors: no personal data
+        for m in missing:
+            m["src"], m["dst"] = mask_number(m["src"]), mask_number(m["dst"])
+        for w in without:
+            w["customer_number"] = mask_number(w["customer_number"])
     zone = ZoneInfo(tz)
     report = {
         "period": {"since": start.astimezone(zone).isoformat(),
@@ -370,6 +385,9 @@ def list_cdrs(s: Session, principal: Principal, *, tz: str, since: date | None =
     if disposition:
         q = q.where(CdrRecord.disposition == disposition.upper())
     rows = [cdr_doc(c, tz) for c in s.scalars(q.order_by(CdrRecord.started_at).limit(limit))]
+    if not permissions.allowed(principal, "read"):
+        for r in rows:
+            r["src"], r["dst"] = mask_number(r["src"]), mask_number(r["dst"])
     audit.record(s, principal, "cdr.list", detail={"rows": len(rows)})
     return rows
 
