@@ -47,12 +47,15 @@ def change_password(session: Session, principal: Principal, user: User, keys: Ke
     if is_locked(user):
         raise AccountLocked(locked_message(user))
     if not verify_password(user, current):
-        audit.record(session, principal, "user.password_change", object_type="user",
-                     object_id=str(user.id), outcome="failed",
-                     detail={"why": "current password"})
+        def record() -> None:
+            audit.record(session, principal, "user.password_change", object_type="user",
+                         object_id=str(user.id), outcome="failed",
+                         detail={"why": "current password"})
+
+        locked = register_failure(session, user, User.failed_logins,
+                                  source=principal.source, factor="password", record=record)
         throttle.count_failure(session, principal.source)
-        if register_failure(session, user, User.failed_logins, source=principal.source,
-                            factor="password"):
+        if locked:
             end_other_sessions(session, user.id)
             session.refresh(user)
             raise AccountLocked(locked_message(user))

@@ -38,11 +38,15 @@ def _precheck(session: Session, user: User, source: str | None) -> None:
 
 
 def _failed(session: Session, principal: Principal, user: User, action: str) -> None:
-    audit.record(session, principal, action, object_type="user", object_id=str(user.id),
-                 outcome="failed")
+    def record() -> None:
+        audit.record(session, principal, action, object_type="user",
+                     object_id=str(user.id), outcome="failed")
+
+    # lock order: the user's row, the audit head, the address counter
+    locked = register_failure(session, user, User.mfa_failures, source=principal.source,
+                              factor="totp", limit=MAX_FAILURES, record=record)
     throttle.count_failure(session, principal.source)
-    if register_failure(session, user, User.mfa_failures, source=principal.source,
-                        factor="totp", limit=MAX_FAILURES):
+    if locked:
         # the guesser's half-signed-in sessions end with the lock
         session.execute(delete(WebSession).where(WebSession.user_id == user.id,
                                                  WebSession.mfa_passed.is_(False)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,25 +102,36 @@ def authenticate(session: Session, email: str, password: str, source: str | None
             audit.record(session, email[:320], "auth.login", object_type="user",
                          object_id=str(user.id), outcome="locked", source=source)
             raise AccountLocked(locked_message(user))
-    audit.record(session, email[:320], "auth.login", object_type="user",
-                 object_id=str(user.id) if user else None,
-                 outcome="ok" if ok else "failed", source=source)
+    def record_attempt() -> None:
+        audit.record(session, email[:320], "auth.login", object_type="user",
+                     object_id=str(user.id) if user else None,
+                     outcome="ok" if ok else "failed", source=source)
+
     if user is not None and not ok:
-        register_failure(session, user, User.failed_logins, source=source, factor="password")
+        register_failure(session, user, User.failed_logins, source=source, factor="password",
+                         record=record_attempt)
+    else:
+        record_attempt()
     if user is not None:
         session.refresh(user)
     return user if ok else None
 
 
 def register_failure(session: Session, user: User, counter: Any, *, source: str | None,
-                     factor: str, limit: int = MAX_FAILURES) -> bool:
+                     factor: str, limit: int = MAX_FAILURES,
+                     record: Callable[[], Any] | None = None) -> bool:
     """Count one failure of a sign-in factor for the user (``counter`` is the column:
     User.failed_logins or User.mfa_failures) and lock the account when the limit is
     reached. Both steps are single UPDATE statements on the row, so the count is exact
-    under any concurrency. Returns True when this failure locked the account."""
+    under any concurrency. ``record`` writes the failure's audit row right after the
+    count: the user's row is always locked before the audit log's head (one lock order
+    for every sign-in path, so PostgreSQL never sees a deadlock between them). Returns
+    True when this failure locked the account."""
     n = session.execute(
         update(User).where(User.id == user.id).values({counter: counter + 1})
         .returning(counter).execution_options(synchronize_session=False)).scalar_one()
+    if record is not None:
+        record()
     if n < limit:
         return False
     locked = session.execute(
