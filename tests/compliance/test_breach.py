@@ -196,3 +196,42 @@ def test_daily_reminders(rt, caplog) -> None:  # type: ignore[no-untyped-def]
         assert s.scalars(select(AuditEntry).where(AuditEntry.action == "breach.remind")).one()
     assert run("breach", "update", late, "--reported", "preliminary").exit_code == 0
     assert {r["incident_id"] for r in breach.reminders(rt)} == {soon}
+
+
+def test_breach_over_http(rt) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from rokuon.users.tokens import create_token
+    from rokuon.web.app import create_app
+
+    c1, _c2, _c3, _c4 = _setup(rt)
+    with rt.db.session() as s:
+        tok, _ = create_token(s, CLI, "admin@example.com", ["requests:read", "requests:write"])
+        calls_tok, _ = create_token(s, CLI, "admin@example.com", ["calls:read"])
+    h = {"Authorization": f"Bearer {tok}"}
+    with TestClient(create_app(rt, start_workers=False)) as c:
+        r = c.post("/api/breaches", headers=h, json={
+            "title": "不正閲覧", "description": "d", "actors": [MALLORY.name],
+            "window_from": "2000-01-01", "window_to": (utcnow() + timedelta(minutes=1))
+            .isoformat(), "unauthorized_access": True})
+        assert r.status_code == 201, r.text
+        iid = r.json()["incident_id"]
+        assert r.json()["affected"]["calls"] == 3
+        assert r.json()["deadlines"]["final"]["days"] == 60
+        r = c.post("/api/breaches", headers=h, json={"title": "t", "description": "d",
+                                                      "occurred_from": "someday"})
+        assert r.status_code == 422 and "occurred_from" in r.text
+        aff = c.get(f"/api/breaches/{iid}/affected", headers=h).json()
+        assert c1 in {x["call_id"] for x in aff["calls"]}
+        r = c.post(f"/api/breaches/{iid}/notices", headers=h,
+                   json={"method": "email", "all": True})
+        assert r.status_code == 201 and r.json()["notified"] == ["0311112222"]
+        assert c.get(f"/api/breaches/{iid}", headers=h).json()["affected"]["notified"] == 1
+        assert c.get("/api/breaches", headers=h).json()["incidents"][0]["incident_id"] == iid
+        r = c.get(f"/api/breaches/{iid}/export?format=csv", headers=h)
+        assert r.status_code == 200 and r.text.startswith("key,label,value")
+        assert c.get(f"/api/breaches/{iid}/export", headers=h).json()["fields"]["persons"] == 2
+        assert c.get("/api/breaches/nope", headers=h).status_code == 404
+        assert c.get("/api/breaches", headers={
+            "Authorization": f"Bearer {calls_tok}"}).status_code == 403
+        assert c.get("/api/breaches").status_code == 401

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from rokuon.access.playback_cache import PlaybackCache
 from rokuon.runtime import Runtime
-from rokuon.web import api, cdr_api, log_redact, requests_api, requests_ui, signin, ui
+from rokuon.web import api, breach_api, cdr_api, log_redact, requests_api, requests_ui, signin, ui
 from rokuon.web.deps import LoginRequired
 from rokuon.web.unit_of_work import CommitBeforeResponse
 
@@ -122,6 +122,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(requests_api.router)
     app.include_router(requests_ui.router)
     app.include_router(cdr_api.router)
+    app.include_router(breach_api.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)
