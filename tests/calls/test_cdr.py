@@ -396,3 +396,31 @@ def test_the_retention_scheduler_runs_it(rt, monkeypatch) -> None:  # type: igno
     finally:
         sched.stop()
     assert runs_ and runs_[0].ran_by == "cdr-scheduler"
+
+
+def test_freeswitch_variants() -> None:
+    row13 = ('"","0354441212","3000","public","2026-12-02 09:00:00","2026-12-02 09:00:03",'
+             '"2026-12-02 09:01:03","63","60","NORMAL_CLEARING","u-1","",""')
+    r = parse(row13.encode(), "freeswitch", name="fs.csv", tz="Asia/Tokyo").rows[0]
+    assert (r.unique_id, r.disposition, r.billsec, r.related_id) == ("u-1", "ANSWERED", 60, None)
+    header = ("uuid,direction,caller_id_number,destination_number,start_stamp,answer_stamp,"
+              "end_stamp,duration,billsec,hangup_cause,channel_name,cc_queue\n"
+              "u-2,inbound,0311112222,3000,2026-12-02 09:00:00,,2026-12-02 09:00:09,9,0,"
+              "NO_ANSWER,sofia/external/0311112222,support@default\n")
+    r = parse(header.encode(), "freeswitch", name="fs.csv", tz="Asia/Tokyo").rows[0]
+    assert (r.disposition, r.direction, r.queue) == ("NO ANSWER", "inbound", "support@default")
+    assert r.channel == "sofia/external/0311112222"
+    bad = header.replace("NO_ANSWER", "no answer!")
+    try:
+        parse(bad.encode(), "freeswitch", name="fs.csv", tz="UTC")
+    except CdrFormatError as exc:
+        assert "row 2" in str(exc) and "hangup_cause" in str(exc)
+    else:
+        raise AssertionError("bad hangup cause accepted")
+    short = header.split("\n")[0] + "\nu-3,inbound\n"
+    try:
+        parse(short.encode(), "freeswitch", name="fs.csv", tz="UTC")
+    except CdrFormatError as exc:
+        assert "row 2" in str(exc) and "2 columns; the header has 12" in str(exc)
+    else:
+        raise AssertionError("short row accepted")
