@@ -86,6 +86,13 @@ def test_a_skipped_voiced_stretch_in_english_comes_back() -> None:
     model = FakeModel(x, {2: [("ja", 0.6), ("en", 0.2)]})  # Japanese: left as Whisper chose
     assert language.recover(model, x, [whole], [(1.0, 11.0)], "ja", english) == []
 
+    def loop(clip: np.ndarray, lang: str) -> list[RawSegment]:
+        return [RawSegment(0.0, 1.0, " I'm sorry, I'm sorry, I'm sorry", -0.1,
+                           no_speech_prob=0.7, compression_ratio=23.6)]
+
+    model = FakeModel(x, {2: [("en", 0.8), ("ja", 0.05)]})  # breath read as a loop: not kept
+    assert language.recover(model, x, [whole], [(1.0, 11.0)], "ja", loop) == []
+
 
 @pytest.mark.slow
 def test_english_sentences_in_a_japanese_call_are_english_and_marked(models_dir: Path

@@ -31,6 +31,11 @@ MAIN_LANGUAGE_MAX_PROB = 0.25  # … and the call's language be unlikely
 UNINTELLIGIBLE_LOGPROB = -1.5  # kept in no language: marked, text replaced
 MIN_SECONDS = 0.8  # shorter stretches are too short to identify a language
 EDGE_S = 0.2  # a segment's own edges: Whisper's times are this loose
+# a recovered stretch must look like speech to Whisper itself (measured: real English
+# no_speech 0.02–0.11, compression 0.7–0.9; breath at the end of a clip decoded as a
+# loop of "I'm sorry": no_speech 0.67–0.71, compression 23.6)
+RECOVER_MAX_NO_SPEECH = 0.5
+RECOVER_MAX_COMPRESSION = 2.4
 UNINTELLIGIBLE = "［聞き取り不能］"
 UNDETERMINED = "und"
 
@@ -112,8 +117,9 @@ def recover(model: Any, samples: np.ndarray, segments: list[RawSegment],
             continue
         for s in decode(clip, lang):
             text = s.text.strip()
-            if not text:
-                continue
+            if not text or s.no_speech_prob > RECOVER_MAX_NO_SPEECH \
+                    or s.compression_ratio > RECOVER_MAX_COMPRESSION:
+                continue  # breath or noise read as 「I'm sorry, I'm sorry, …」
             words = [RawWord(w.text, w.start + a, w.end + a, w.probability) for w in s.words]
             out.append(Verdict(RawSegment(start=s.start + a, end=s.end + a, text=text,
                                           avg_logprob=s.avg_logprob,
