@@ -307,6 +307,12 @@ def score_call(res: dict[str, Any], truth: dict[str, Any], t: dict[str, Tally],
         tf.fn += sum(want.values()) - matched
         if want != got:
             tf.errors.append(f"{name} {role}: want {dict(want)} got {dict(got)}")
+        # the target: the count per party within ±2 of what was said ("recall" = share
+        # of (call, party) pairs on target)
+        diff = sum(got.values()) - sum(want.values())
+        t.setdefault("fillers count ±2 per party", Tally()).add(
+            True, abs(diff) <= 2, f"{name} {role}: said {sum(want.values())}, "
+            f"counted {sum(got.values())}")
     # requests and competitors (utterance level)
     tags = (get.get("voc") or {}).get("tags", [])
     for kind in ("request", "competitor"):
