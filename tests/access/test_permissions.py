@@ -51,6 +51,13 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/requests/{request_id}/verify"): "export",
     ("POST", "/api/requests/{request_id}/decide"): "export",
     ("POST", "/api/requests/{request_id}/export"): "export",
+    ("POST", "/api/breaches"): "export", ("GET", "/api/breaches"): "export",
+    ("GET", "/api/breaches/{incident_id}"): "export",
+    ("GET", "/api/breaches/{incident_id}/affected"): "export",
+    ("POST", "/api/breaches/{incident_id}/notices"): "export",
+    ("GET", "/api/breaches/{incident_id}/export"): "export",
+    ("POST", "/api/cdr/import"): "admin",
+    ("GET", "/api/cdr/reconcile"): "audit", ("GET", "/api/cdr/runs"): "audit",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -87,17 +94,20 @@ def people(installation):  # type: ignore[no-untyped-def]
 
 
 def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  # type: ignore[no-untyped-def]
-    url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32)
+    url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32) \
+        .replace("{incident_id}", "0" * 32)
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)
-    if path.startswith("/api/requests") and method == "POST":
-        body = {"method": "driver licence", "decision": "disclose",
-                "password": "a long package password"}
-        return c.post(url, json=body, headers=h)
+    if (method, path) == ("POST", "/api/cdr/import"):
+        return c.post("/api/cdr/import?format=asterisk", content=b"", headers=h)
     if method == "POST" and path.endswith("/break-glass"):
         return c.post(url, json={"justification": "ticket 4711: customer asked for review"},
                       headers=h)
+    if path.startswith("/api/") and method == "POST":
+        body = {"method": "letter", "decision": "disclose", "password": "a long package pw",
+                "title": "lost laptop", "description": "a laptop with an export was lost"}
+        return c.post(url, json=body, headers=h)
     if method == "POST":
         return c.post(url, data={"csrf": c.csrf, "kind": "disclosure",  # type: ignore[attr-defined]
                                  "customer_number": "0354441212", "method": "passport"})

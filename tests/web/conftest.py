@@ -39,7 +39,9 @@ def totp_code(secret: str) -> str:
 
     while True:
         now = int(time.time() // 30)
-        step = max(now - 1, _LAST_STEP.get(secret, now - 2) + 1)
+        # the current step (not the previous one: it may expire before the server sees
+        # it), or the next one when the current one was used already
+        step = max(now, _LAST_STEP.get(secret, now - 1) + 1)
         if step <= now + 1:
             _LAST_STEP[secret] = step
             return pyotp.TOTP(secret).at(step * 30)
