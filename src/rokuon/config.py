@@ -120,6 +120,23 @@ class Settings(BaseSettings):
     def _expand_home(cls, v: Any) -> Any:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
 
+    @field_validator("asr_language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        from rokuon.engine.asr.languages import WHISPER_LANGUAGES
+
+        if v not in ("auto", "") and v not in WHISPER_LANGUAGES:
+            raise ValueError(f"{v!r} is not a language Whisper knows (a code such as 'ja', "
+                             "'en', or 'auto')")
+        return v
+
+    @field_validator("asr_cpu_isa")
+    @classmethod
+    def _known_isa(cls, v: str) -> str:
+        from rokuon.engine.asr.numerics import check
+
+        return check(v)
+
     @field_validator("default_channels", mode="before")
     @classmethod
     def _split_channels(cls, v: Any) -> Any:
