@@ -28,6 +28,8 @@ SPLIT_GAP_S = 0.8  # a pause this long inside a Whisper segment starts a new seg
 MONO_ROLES = ["agent", "customer"]  # mono: roles in order of first appearance
 ECHO_HOTWORDS = 3  # this many hotwords in a row in the text are the prompt repeated
 ECHO_PROMPT = 4  # … and this many phrases of the initial prompt
+RETRY_COMPRESSION = 2.4  # Whisper's own thresholds for a failed window
+RETRY_LOGPROB = -1.0
 
 
 # A Japanese prompt written the way people talk: Whisper continues in the prompt's style
@@ -155,6 +157,9 @@ class WhisperEngine:
                 "initial_prompt": o.initial_prompt, "hotwords": o.hotwords,
                 "hotwords_roles": list(o.hotwords_roles),
                 "condition_on_previous_text": True, "word_timestamps": o.word_timestamps,
+                "retry_failed": {"compression_ratio_above": RETRY_COMPRESSION,
+                                 "avg_logprob_below": RETRY_LOGPROB,
+                                 "as": "fresh window, no prompt, beam search"},
                 "vad": "silero-default" if o.vad else None,
                 "compute_type": o.compute_type, "device": o.device,
                 "cpu_threads": o.cpu_threads}
@@ -187,9 +192,11 @@ class WhisperEngine:
             (terms_of(o.hotwords), ECHO_HOTWORDS, False),
             (terms_of(o.initial_prompt), ECHO_PROMPT, True)) if t]
 
-    def _decode(self, audio: np.ndarray, language: str | None, hotwords: str | None = None
-                ) -> tuple[list[Any], Any]:
-        """One seeded Whisper decode with this engine's options (segments as a list)."""
+    def _decode(self, audio: np.ndarray, language: str | None, hotwords: str | None = None,
+                fresh: bool = False) -> tuple[list[Any], Any]:
+        """One seeded Whisper decode with this engine's options (segments as a list).
+        ``fresh``: no prompt, no hotwords, no conditioning on earlier windows (the
+        deterministic second try of :meth:`_retry_failed`)."""
         o = self.options
         model = self.model()
         import ctranslate2
@@ -198,10 +205,49 @@ class WhisperEngine:
             ctranslate2.set_random_seed(o.seed)
             segments, info = model.transcribe(
                 audio, language=language, beam_size=o.beam_size, vad_filter=False,
-                word_timestamps=o.word_timestamps, initial_prompt=o.initial_prompt,
-                hotwords=hotwords if language in (None, self._language()) else None,
-                temperature=list(o.temperatures), condition_on_previous_text=True)
+                word_timestamps=o.word_timestamps,
+                initial_prompt=None if fresh else o.initial_prompt,
+                hotwords=hotwords if language in (None, self._language()) and not fresh
+                else None,
+                temperature=list(o.temperatures), condition_on_previous_text=not fresh)
             return list(segments), info
+
+    def _retry_failed(self, samples: np.ndarray, raw: list[RawSegment],
+                      chunks: list[dict[str, int]]) -> list[RawSegment]:
+        """Whisper's own fallback re-decodes a failed window by random sampling, which
+        cannot be made repeatable here (numerics.py, docs/asr.md). This is a
+        deterministic one: a segment that failed by Whisper's measures (a loop:
+        compression ratio > 2.4; or average log-probability < -1) is decoded again as a
+        fresh window — from the end of the last good segment (the loop often swallowed
+        the speech before it) to its own end, without prompt or earlier context — and
+        replaced when the new text is not a loop (and, for a low-probability segment,
+        more probable)."""
+        o = self.options
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        out: list[RawSegment] = []
+        for seg in raw:
+            if seg.compression_ratio <= RETRY_COMPRESSION and seg.avg_logprob >= RETRY_LOGPROB:
+                out.append(seg)
+                continue
+            a = out[-1].end if out else 0.0
+            lo, hi = int(a * ENGINE_SAMPLE_RATE), int(seg.end * ENGINE_SAMPLE_RATE) + 1
+            sub = [{"start": max(c["start"], lo), "end": min(c["end"], hi)}
+                   for c in (chunks if o.vad else [{"start": 0, "end": len(samples)}])]
+            sub = [c for c in sub if c["end"] - c["start"] > ENGINE_SAMPLE_RATE // 10]
+            if not sub:
+                out.append(seg)
+                continue
+            audio = np.concatenate([samples[c["start"]:c["end"]] for c in sub])
+            again, _ = self._decode(audio, self._language(), fresh=True)
+            new = self._raw(list(restore_speech_timestamps(again, sub, ENGINE_SAMPLE_RATE)))
+            looped = seg.compression_ratio > RETRY_COMPRESSION  # loops are confident: any
+            if new and all(n.compression_ratio <= RETRY_COMPRESSION for n in new) and (
+                    looped or min(n.avg_logprob for n in new) > seg.avg_logprob):
+                out += new
+            else:
+                out.append(seg)
+        return out
 
     def transcribe_channel(self, samples: np.ndarray, hotwords: str | None = None
                            ) -> ChannelResult:
@@ -218,7 +264,7 @@ class WhisperEngine:
         segments, info = self._decode(voiced, self._language(), hotwords)
         if o.vad:
             segments = restore_speech_timestamps(segments, chunks, ENGINE_SAMPLE_RATE)
-        raw = self._raw(segments)
+        raw = self._retry_failed(samples, self._raw(segments), chunks)
         marked: list[tuple[float, float, str]] = []
         main = self._language()
         if o.language_check and main and raw:
