@@ -31,6 +31,9 @@ MAIN_LANGUAGE_MAX_PROB = 0.25  # … and the call's language be unlikely
 UNINTELLIGIBLE_LOGPROB = -1.5  # kept in no language: marked, text replaced
 MIN_SECONDS = 0.8  # shorter stretches are too short to identify a language
 EDGE_S = 0.2  # a segment's own edges: Whisper's times are this loose
+# a word this improbable covers nothing (Whisper stretched 「です」 p=0.02 over a whole
+# English sentence)
+MIN_WORD_PROB = 0.15
 # a recovered stretch must look like speech to Whisper itself (measured: real English
 # no_speech 0.02–0.11, compression 0.7–0.9; breath at the end of a clip decoded as a
 # loop of "I'm sorry": no_speech 0.67–0.71, compression 23.6)
@@ -87,7 +90,8 @@ def skipped(segments: list[RawSegment], speech: list[tuple[float, float]]
     long (the VAD joins speech across pauses under 2 s, so a skipped sentence is often
     the middle of a span whose ends were transcribed)."""
     covered = sorted((x.start - EDGE_S, x.end + EDGE_S)
-                     for s in segments for x in (s.words or [s]))  # a segment can span
+                     for s in segments for x in (s.words or [s])
+                     if getattr(x, "probability", 1.0) >= MIN_WORD_PROB)  # a segment can span
     # a skipped sentence (Whisper writes the Japanese before and after it as one)
     out = []
     for a, b in speech:
@@ -126,4 +130,24 @@ def recover(model: Any, samples: np.ndarray, segments: list[RawSegment],
                                           no_speech_prob=s.no_speech_prob,
                                           compression_ratio=s.compression_ratio,
                                           words=words), lang))
+    return out
+
+
+def without_guesses(verdicts: list[Verdict], spans: list[tuple[float, float]]
+                    ) -> list[Verdict]:
+    """The verdicts' segments without their improbable words inside ``spans``
+    (stretches recovered in another language: what Whisper wrote there in Japanese was
+    a guess); a segment left without words goes."""
+    if not spans:
+        return verdicts
+    out = []
+    for v in verdicts:
+        seg = v.segment
+        keep = [w for w in seg.words if w.probability >= MIN_WORD_PROB
+                or not any(a <= (w.start + w.end) / 2 <= b for a, b in spans)]
+        if len(keep) == len(seg.words):
+            out.append(v)
+        elif keep:
+            out.append(Verdict(replace(seg, words=keep, start=keep[0].start, end=keep[-1].end,
+                                       text="".join(w.text for w in keep).strip()), v.language))
     return out

@@ -272,10 +272,12 @@ class WhisperEngine:
 
             verdicts = language.check(self.model(), samples, raw, main,
                                       lambda clip, lang: self._raw(self._decode(clip, lang)[0]))
-            verdicts += language.recover(
+            found = language.recover(
                 self.model(), samples, raw, in_seconds(chunks), main,
                 lambda clip, lang: self._raw(self._decode(clip, lang)[0]))
-            verdicts.sort(key=lambda v: v.segment.start)
+            verdicts = language.without_guesses(
+                verdicts, [(f.segment.start, f.segment.end) for f in found])
+            verdicts = sorted(verdicts + found, key=lambda v: v.segment.start)
             raw = [v.segment for v in verdicts]
             marked = [(v.segment.start, v.segment.end, v.language) for v in verdicts
                       if v.language]
