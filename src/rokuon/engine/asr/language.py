@@ -39,6 +39,13 @@ MIN_WORD_PROB = 0.15
 # loop of "I'm sorry": no_speech 0.67–0.71, compression 23.6)
 RECOVER_MAX_NO_SPEECH = 0.5
 RECOVER_MAX_COMPRESSION = 2.4
+# a skipped stretch is looked at only when this long and this clearly another language
+# (measured: the English sentences of call 37 were 2.0–2.5 s at 0.76–0.87; breath and
+# clicks that decoded as loops were 0.8–1.0 s at 0.62–0.66)
+RECOVER_MIN_SECONDS = 1.5
+RECOVER_MIN_PROB = 0.7
+TOKENS_PER_SECOND = 8  # a decode of a stretch stops at 8 tokens a second (+16): a loop
+# costs little before the filters reject it (one ran to 448 tokens: 13 s of CPU)
 UNINTELLIGIBLE = "［聞き取り不能］"
 UNDETERMINED = "und"
 
@@ -53,10 +60,15 @@ def doubtful(seg: RawSegment) -> bool:
     return seg.avg_logprob < CHECK_BELOW_LOGPROB and seg.end - seg.start >= MIN_SECONDS
 
 
+def max_tokens(clip: np.ndarray) -> int:
+    return int(len(clip) / ENGINE_SAMPLE_RATE * TOKENS_PER_SECOND) + 16
+
+
 def check(model: Any, samples: np.ndarray, segments: list[RawSegment], main_language: str,
           decode: Any) -> list[Verdict]:
     """One verdict per segment. ``decode(audio, language)`` transcribes a stretch (the
-    engine's own decoding options) and returns raw segments with times relative to it."""
+    engine's own decoding options, at most :func:`max_tokens`) and returns raw segments
+    with times relative to it."""
     out: list[Verdict] = []
     for seg in segments:
         if not doubtful(seg):
@@ -113,10 +125,12 @@ def recover(model: Any, samples: np.ndarray, segments: list[RawSegment],
     """Segments for skipped voiced stretches that are clearly another language."""
     out: list[Verdict] = []
     for a, b in skipped(segments, speech):
+        if b - a < RECOVER_MIN_SECONDS:
+            continue
         clip = samples[int(a * ENGINE_SAMPLE_RATE):int(b * ENGINE_SAMPLE_RATE)]
         lang, _, probs = model.detect_language(clip)
         p = dict(probs)
-        if (lang == main_language or p.get(lang, 0.0) < OTHER_LANGUAGE_MIN_PROB
+        if (lang == main_language or p.get(lang, 0.0) < RECOVER_MIN_PROB
                 or p.get(main_language, 0.0) > MAIN_LANGUAGE_MAX_PROB):
             continue
         for s in decode(clip, lang):

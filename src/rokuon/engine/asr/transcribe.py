@@ -193,7 +193,8 @@ class WhisperEngine:
             (terms_of(o.initial_prompt), ECHO_PROMPT, True)) if t]
 
     def _decode(self, audio: np.ndarray, language: str | None, hotwords: str | None = None,
-                fresh: bool = False) -> tuple[list[Any], Any]:
+                fresh: bool = False, max_new_tokens: int | None = None
+                ) -> tuple[list[Any], Any]:
         """One seeded Whisper decode with this engine's options (segments as a list).
         ``fresh``: no prompt, no hotwords, no conditioning on earlier windows (the
         deterministic second try of :meth:`_retry_failed`)."""
@@ -209,7 +210,8 @@ class WhisperEngine:
                 initial_prompt=None if fresh else o.initial_prompt,
                 hotwords=hotwords if language in (None, self._language()) and not fresh
                 else None,
-                temperature=list(o.temperatures), condition_on_previous_text=not fresh)
+                temperature=list(o.temperatures), condition_on_previous_text=not fresh,
+                max_new_tokens=max_new_tokens)
             return list(segments), info
 
     def _retry_failed(self, samples: np.ndarray, raw: list[RawSegment],
@@ -271,10 +273,12 @@ class WhisperEngine:
             from rokuon.engine.asr import language
 
             verdicts = language.check(self.model(), samples, raw, main,
-                                      lambda clip, lang: self._raw(self._decode(clip, lang)[0]))
+                                      lambda clip, lang: self._raw(self._decode(
+                    clip, lang, max_new_tokens=language.max_tokens(clip))[0]))
             found = language.recover(
                 self.model(), samples, raw, in_seconds(chunks), main,
-                lambda clip, lang: self._raw(self._decode(clip, lang)[0]))
+                lambda clip, lang: self._raw(self._decode(
+                    clip, lang, max_new_tokens=language.max_tokens(clip))[0]))
             verdicts = language.without_guesses(
                 verdicts, [(f.segment.start, f.segment.end) for f in found])
             verdicts = sorted(verdicts + found, key=lambda v: v.segment.start)
