@@ -60,6 +60,23 @@ def doubtful(seg: RawSegment) -> bool:
     return seg.avg_logprob < CHECK_BELOW_LOGPROB and seg.end - seg.start >= MIN_SECONDS
 
 
+def other_language(model: Any, clip: np.ndarray, main_language: str, min_prob: float
+                   ) -> str | None:
+    """The language of ``clip`` when Whisper's identification clearly says it is not the
+    call's language (≥ ``min_prob``, the call's own ≤ MAIN_LANGUAGE_MAX_PROB), else None."""
+    lang, _, probs = model.detect_language(clip)
+    p = dict(probs)
+    if (lang != main_language and p.get(lang, 0.0) >= min_prob
+            and p.get(main_language, 0.0) <= MAIN_LANGUAGE_MAX_PROB):
+        return lang
+    return None
+
+
+def shifted(words: list[RawWord], offset: float) -> list[RawWord]:
+    """Words of a decoded stretch with their times moved back into the channel."""
+    return [RawWord(w.text, w.start + offset, w.end + offset, w.probability) for w in words]
+
+
 def max_tokens(clip: np.ndarray) -> int:
     return int(len(clip) / ENGINE_SAMPLE_RATE * TOKENS_PER_SECOND) + 16
 
@@ -76,15 +93,12 @@ def check(model: Any, samples: np.ndarray, segments: list[RawSegment], main_lang
             continue
         a, b = int(seg.start * ENGINE_SAMPLE_RATE), int(seg.end * ENGINE_SAMPLE_RATE)
         clip = samples[a:b]
-        lang, _, probs = model.detect_language(clip)
-        p = dict(probs)
-        if (lang != main_language and p.get(lang, 0.0) >= OTHER_LANGUAGE_MIN_PROB
-                and p.get(main_language, 0.0) <= MAIN_LANGUAGE_MAX_PROB):
+        lang = other_language(model, clip, main_language, OTHER_LANGUAGE_MIN_PROB)
+        if lang is not None:
             again = decode(clip, lang)
             text = "".join(s.text for s in again).strip()
             if text:
-                words = [RawWord(w.text, w.start + seg.start, w.end + seg.start, w.probability)
-                         for s in again for w in s.words]
+                words = [w for s in again for w in shifted(s.words, seg.start)]
                 logprob = min((s.avg_logprob for s in again), default=seg.avg_logprob)
                 out.append(Verdict(replace(seg, text=text, words=words,
                                            avg_logprob=logprob), lang))
@@ -128,17 +142,15 @@ def recover(model: Any, samples: np.ndarray, segments: list[RawSegment],
         if b - a < RECOVER_MIN_SECONDS:
             continue
         clip = samples[int(a * ENGINE_SAMPLE_RATE):int(b * ENGINE_SAMPLE_RATE)]
-        lang, _, probs = model.detect_language(clip)
-        p = dict(probs)
-        if (lang == main_language or p.get(lang, 0.0) < RECOVER_MIN_PROB
-                or p.get(main_language, 0.0) > MAIN_LANGUAGE_MAX_PROB):
+        lang = other_language(model, clip, main_language, RECOVER_MIN_PROB)
+        if lang is None:
             continue
         for s in decode(clip, lang):
             text = s.text.strip()
             if not text or s.no_speech_prob > RECOVER_MAX_NO_SPEECH \
                     or s.compression_ratio > RECOVER_MAX_COMPRESSION:
                 continue  # breath or noise read as 「I'm sorry, I'm sorry, …」
-            words = [RawWord(w.text, w.start + a, w.end + a, w.probability) for w in s.words]
+            words = shifted(s.words, a)
             out.append(Verdict(RawSegment(start=s.start + a, end=s.end + a, text=text,
                                           avg_logprob=s.avg_logprob,
                                           no_speech_prob=s.no_speech_prob,

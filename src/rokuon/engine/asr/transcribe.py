@@ -272,13 +272,13 @@ class WhisperEngine:
         if o.language_check and main and raw:
             from rokuon.engine.asr import language
 
-            verdicts = language.check(self.model(), samples, raw, main,
-                                      lambda clip, lang: self._raw(self._decode(
-                    clip, lang, max_new_tokens=language.max_tokens(clip))[0]))
-            found = language.recover(
-                self.model(), samples, raw, in_seconds(chunks), main,
-                lambda clip, lang: self._raw(self._decode(
-                    clip, lang, max_new_tokens=language.max_tokens(clip))[0]))
+            def decode(clip: np.ndarray, lang: str) -> list[RawSegment]:
+                return self._raw(self._decode(clip, lang,
+                                              max_new_tokens=language.max_tokens(clip))[0])
+
+            verdicts = language.check(self.model(), samples, raw, main, decode)
+            found = language.recover(self.model(), samples, raw, in_seconds(chunks), main,
+                                     decode)
             verdicts = language.without_guesses(
                 verdicts, [(f.segment.start, f.segment.end) for f in found])
             verdicts = sorted(verdicts + found, key=lambda v: v.segment.start)
