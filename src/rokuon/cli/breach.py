@@ -10,13 +10,12 @@ import typer
 
 from rokuon.access.principal import Principal
 from rokuon.cli.context import cli_runtime as _runtime
-from rokuon.cli.output import emit_json, fail
+from rokuon.cli.output import JsonOpt, emit_json, fail
 
 breach_app = typer.Typer(no_args_is_help=True,
                          help="Breach reports (漏えい等報告): incidents, affected persons, "
                               "deadlines, notices, the PPC form.")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 def _run(action: str, fn: Any, incident_id: str | None = None) -> Any:

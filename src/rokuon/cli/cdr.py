@@ -9,13 +9,12 @@ import typer
 
 from rokuon.access.principal import Principal
 from rokuon.cli.context import cli_runtime as _runtime
-from rokuon.cli.output import emit_json, fail, option_date
+from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 
 cdr_app = typer.Typer(no_args_is_help=True,
                       help="Call detail records: import, and reconcile with the recordings "
                            "(no call lost).")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 @cdr_app.command("import")

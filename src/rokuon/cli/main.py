@@ -16,7 +16,7 @@ from rokuon.cli.cdr import cdr_app
 from rokuon.cli.compliance import compliance_app
 from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.context import cli_settings as _settings
-from rokuon.cli.output import emit_json, fail, option_date
+from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 from rokuon.cli.pci import pci_app
 from rokuon.cli.requests import dsar_app, provision_app
 from rokuon.config import ConfigError
@@ -42,7 +42,6 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")]
 AgentOpt = Annotated[str | None, typer.Option(help="Only this agent's calls.")]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+
+# the --json option every command shares
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 def emit_json(doc: Any) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from rokuon.access.door import AccessDenied, NotFound
 from rokuon.access.principal import Principal
 from rokuon.cli.context import cli_runtime as _runtime
-from rokuon.cli.output import emit_json, fail, option_date
+from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 
 dsar_app = typer.Typer(no_args_is_help=True,
                        help="Data subject requests: disclosure (開示), correction, stop-use, "
@@ -22,7 +22,6 @@ dsar_app = typer.Typer(no_args_is_help=True,
 provision_app = typer.Typer(no_args_is_help=True,
                             help="Records of personal data provided to third parties.")
 T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 def _run(fn: Any) -> Any:  # noqa: ANN401 - maps domain errors to one-line failures
