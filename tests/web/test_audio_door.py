@@ -1,6 +1,7 @@
 """Every byte of audio goes through the door: every Range form is checked for scope and
-purpose and audited; the decoded-audio cache serves nothing after erasure, stop-use
-or retention deletion, and is emptied then."""
+purpose and audited; the decoded-audio cache (used only for codecs a browser cannot
+play, here IMA ADPCM) serves nothing after erasure, stop-use or retention deletion, and
+is emptied then."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from rokuon.access.principal import Principal
 from rokuon.calls.erase import erase_call
 from rokuon.store.models import AuditEntry, Call
 from rokuon.web.app import create_app
+from rokuon.calls.ingest import ingest_stream
+from rokuon.calls.metadata import parse_metadata
 from tests.access.test_security import _call
+from tests.helpers import tone_wav
 from tests.web.conftest import make_user, sign_in
 
 RANGES = [None, "bytes=0-", "bytes=00-", "bytes=000-099", "bytes=0-99", "bytes=-100",
@@ -22,7 +26,9 @@ RANGES = [None, "bytes=0-", "bytes=00-", "bytes=000-099", "bytes=0-99", "bytes=-
 @pytest.fixture
 def setup(installation):  # type: ignore[no-untyped-def]
     _, rt = installation
-    cid = _call(rt, 91, '{"agent": "sato", "team": "A", "purposes": ["quality"]}')
+    cid = ingest_stream(rt, [tone_wav(1.0, seed=91, subtype="IMA_ADPCM")], name="c91.wav",
+                        actor=Principal.cli(), meta=parse_metadata(
+                            '{"agent": "sato", "team": "A", "purposes": ["quality"]}')).call_id
     other = _call(rt, 92, '{"agent": "kato", "team": "B", "purposes": ["quality"]}')
     secret = make_user(rt, "co@example.com", "compliance")
     make_user(rt, "sato@example.com", "operator", agent_name="sato")

@@ -22,7 +22,7 @@ from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channe
 from rokuon.calls.service import CallFilter, list_calls, search, show_call
 from rokuon.runtime import Runtime
 from rokuon.store.blobs import BlobTooLargeError
-from rokuon.web.audio import range_response
+from rokuon.web.audio import range_response, streaming_range_response
 from rokuon.web.deps import (
     Auth,
     api_auth,
@@ -87,13 +87,13 @@ def api_search(q: str = Query(..., min_length=1, max_length=200),
 def api_audio(call_id: str, request: Request, purpose: str | None = None,
               download: bool = False, auth: Auth = Depends(api_auth),
               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
-    """The recording, decrypted in memory. Requires a stated purpose of use. Every
-    request — whatever its Range header — passes the door and is audited; the audit row
-    is committed before the first byte leaves."""
+    """The recording, streamed from the encrypted store by byte range. Requires a stated
+    purpose of use. Every request — whatever its Range header — passes the door and is
+    audited; the audit row is committed before the first byte leaves."""
     require_scope(auth, "audio:read")
     action = "download" if download else "play"
     require_action(auth, action)
-    from rokuon.engine.audio.playback import to_wav_pcm16
+    from rokuon.engine.audio.playback import plan, to_wav_pcm16
     from rokuon.store.keys import WrappedKey
 
     range_header = request.headers.get("range")
@@ -108,15 +108,25 @@ def api_audio(call_id: str, request: Request, purpose: str | None = None,
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except AccessDenied as exc:
         raise HTTPException(status_code=403, detail=str(exc)) from exc
-    s.commit()  # the audit row is durable (and the write lock free) before decoding
-    data = cache.get(call)
-    if data is None:
-        with rt.blobs.open(call.blob_key, WrappedKey.from_json(call.wrapped_key)) as r:
-            data = to_wav_pcm16(r)
-        cache.put(call, data)
-    resp = range_response(data, range_header, "audio/wav")
+    s.commit()  # the audit row is durable (and the write lock free) before any byte
+    reader = rt.blobs.open(call.blob_key, WrappedKey.from_json(call.wrapped_key))
+    try:
+        how = plan(reader, reader.size, call.codec)
+    except BaseException:
+        reader.close()
+        raise
+    if how.kind == "transcode":
+        with reader:
+            data = cache.get(call)
+            if data is None:
+                data = to_wav_pcm16(reader)
+                cache.put(call, data)
+        resp = range_response(data, range_header, "audio/wav")
+    else:
+        resp = streaming_range_response(reader, how, range_header)
     if download:
-        resp.headers["Content-Disposition"] = f'attachment; filename="{call_id}.wav"'
+        resp.headers["Content-Disposition"] = \
+            f'attachment; filename="{call_id}.{how.extension}"'
     return resp
 
 
