@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     job_lease_s: float = 60.0
     job_poll_s: float = 0.5
     max_attempts: int = 3
+    # live calls (docs/live.md): Twilio's auth token signs the Media Streams upgrade
+    # (set ROKUON_TWILIO_AUTH_TOKEN in the environment, not in the file); the public URL
+    # (scheme and host) Twilio connects to when rokuon is behind a proxy
+    twilio_auth_token: str = ""
+    public_url: str = ""
+    live_idle_timeout_s: float = Field(default=60.0, gt=0)  # no frame for this long: ended
 
     # storage / keys
     blob_store: str = "local"

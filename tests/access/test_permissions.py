@@ -38,6 +38,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/search"): "search",
     ("GET", "/api/calls/{call_id}/audio"): "play",
     ("POST", "/api/calls"): "upload",
+    ("POST", "/api/calls/{call_id}/pause"): "upload",
+    ("POST", "/api/calls/{call_id}/resume"): "upload",
     ("DELETE", "/api/calls/{call_id}"): "delete",
     ("GET", "/audit"): "audit", ("GET", "/audit.csv"): "audit",
     ("GET", "/compliance/report"): "audit",

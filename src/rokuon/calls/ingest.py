@@ -78,8 +78,10 @@ def ingest_stream(
     channels: list[str] | None = None,
     source: str = "cli",
     actor: Principal,
+    call_id: str | None = None,
 ) -> IngestResult:
-    """Import one recording from a byte stream. Raises IngestError (already named)."""
+    """Import one recording from a byte stream. Raises IngestError (already named).
+    ``call_id``: the id the call gets (a live call keeps the id it had while live)."""
     settings = rt.settings
     meta = meta or CallMetadata()
     if meta.external_id:
@@ -91,7 +93,7 @@ def ingest_stream(
     from rokuon.store.blobs import BlobStoreError, BlobTooLargeError
     from rokuon.store.keys import KeyProviderError
 
-    call_id = new_id()
+    call_id = call_id or new_id()
     key = f"calls/{call_id}/original"
     try:
         stored = rt.blobs.put_stream(key, chunks, max_bytes=settings.max_upload_bytes)

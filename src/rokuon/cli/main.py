@@ -18,6 +18,7 @@ from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.context import cli_settings as _settings
 from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 from rokuon.cli.pci import pci_app
+from rokuon.cli.replay import replay as replay_cmd
 from rokuon.cli.requests import dsar_app, provision_app
 from rokuon.config import ConfigError
 
@@ -41,6 +42,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
+app.command("replay")(replay_cmd)
 
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")]

@@ -22,6 +22,7 @@ import hashlib
 import io
 import secrets
 import struct
+from collections.abc import Iterator
 from types import TracebackType
 from typing import BinaryIO
 
@@ -366,3 +367,36 @@ class DecryptingReader(io.RawIOBase):
                     self._cache[:] = bytes(len(self._cache))  # drop the cached plaintext
                     self._cache_index = -1
         super().close()
+
+
+def recover_chunks(src: BinaryIO, dek: bytes) -> Iterator[bytes]:
+    """The authenticated plaintext of a blob that may lack its end (a live recording
+    whose writer was killed): every complete chunk, in order, up to the first one that
+    is missing, short or fails authentication. A finished blob yields all of it."""
+    src.seek(0)
+    header = src.read(HEADER_SIZE)
+    try:
+        magic, version, cs, prefix = HEADER.unpack(header)
+    except struct.error as exc:
+        raise BlobIntegrityError("not an encrypted rokuon blob (short header)") from exc
+    if magic != MAGIC or version != VERSION or not 1 <= cs <= MAX_CHUNK_SIZE:
+        raise BlobIntegrityError("not an encrypted rokuon blob (bad header)")
+    aes = AESGCM(dek)
+    index = 0
+    while True:
+        ct = src.read(cs + TAG_SIZE)
+        if len(ct) < TAG_SIZE:
+            return
+        for final in ((False, True) if len(ct) == cs + TAG_SIZE else (True,)):
+            try:
+                plain = aes.decrypt(_nonce(prefix, index), ct, _aad(header, index, final))
+            except InvalidTag:
+                continue
+            break
+        else:
+            return  # cut short by a crash mid-write: what came before is the recording
+        if plain:
+            yield plain
+        if final:
+            return
+        index += 1

@@ -577,3 +577,35 @@ class BreachNotice(Base):
     note: Mapped[str | None] = mapped_column(Text)
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notified_by: Mapped[str] = mapped_column(String(320))
+
+
+class LiveState:
+    RECEIVING = "receiving"  # audio is arriving
+    FINISHING = "finishing"  # the stream stopped; becoming a normal call
+    DONE = "done"  # the call exists (its id is this row's id)
+    FAILED = "failed"  # could not become a call: the spool is kept, state_reason says why
+
+
+class LiveCall(Base):
+    """A call being captured live. Its audio is spooled, encrypted in one-second chunks,
+    under HOME/live/; when the stream stops (or at the next start after a crash) the spool
+    becomes a normal call with this id and goes through the batch pipeline."""
+
+    __tablename__ = "live_calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    source: Mapped[str] = mapped_column(String(20))  # twilio | ws
+    stream_id: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20), default=LiveState.RECEIVING, index=True)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    call_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sample_rate: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    spool: Mapped[str] = mapped_column(String(300))
+    paused: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[start_s, end_s|None]…]
+    received_s: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                                 onupdate=utcnow)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -15,8 +16,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rokuon.access.playback_cache import PlaybackCache
+from rokuon.live.registry import LiveRegistry
 from rokuon.runtime import Runtime
-from rokuon.web import api, breach_api, cdr_api, log_redact, requests_api, requests_ui, signin, ui
+from rokuon.web import (
+    api,
+    breach_api,
+    cdr_api,
+    live_ws,
+    log_redact,
+    requests_api,
+    requests_ui,
+    signin,
+    ui,
+)
 from rokuon.web.deps import LoginRequired
 from rokuon.web.unit_of_work import CommitBeforeResponse
 
@@ -88,6 +100,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
                             len(removed))
         except Exception:  # noqa: BLE001 - never block start-up on housekeeping
             log.exception("orphan sweep failed")
+        try:
+            from rokuon.live.recovery import recover_interrupted
+
+            await to_thread.run_sync(recover_interrupted, rt)
+        except Exception:  # noqa: BLE001 - a failed recovery is logged and kept for retry
+            log.exception("recovering interrupted live calls failed")
         retention = None
         if start_workers:
             executor.start()
@@ -102,6 +120,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             else:
                 watcher = WatchFolder(rt, on_import=executor.notify).start()
         yield
+        for session in app.state.live.all():  # shutting down mid-call: leave the spool
+            session.abandon()                  # for the next start's recovery
         if watcher:
             watcher.stop()
         if retention:
@@ -114,6 +134,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.state.rt = rt
     app.state.executor = executor
     app.state.audio_cache = PlaybackCache(2)
+    app.state.live = LiveRegistry()
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     app.include_router(signin.router)
@@ -123,6 +144,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(requests_ui.router)
     app.include_router(cdr_api.router)
     app.include_router(breach_api.router)
+    app.include_router(live_ws.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)
