@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     public_url: str = ""
     live_idle_timeout_s: float = Field(default=60.0, gt=0)  # no frame for this long: ended
+    live_transcription: bool = True  # partial/final text and real-time rules while live
 
     # storage / keys
     blob_store: str = "local"

@@ -38,6 +38,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/search"): "search",
     ("GET", "/api/calls/{call_id}/audio"): "play",
     ("POST", "/api/calls"): "upload",
+    ("GET", "/live"): "read", ("GET", "/api/live"): "read",
+    ("GET", "/api/live/events"): "read",
     ("POST", "/api/calls/{call_id}/pause"): "upload",
     ("POST", "/api/calls/{call_id}/resume"): "upload",
     ("DELETE", "/api/calls/{call_id}"): "delete",
@@ -113,7 +115,7 @@ def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  #
     if method == "POST":
         return c.post(url, data={"csrf": c.csrf, "kind": "disclosure",  # type: ignore[attr-defined]
                                  "customer_number": "0354441212", "method": "passport"})
-    params = {"purpose": "quality", "reason": "permission walk", "q": "お支払い"}
+    params = {"purpose": "quality", "reason": "permission walk", "q": "お支払い", "once": "1"}
     return c.request(method, url, params=params, headers=h)
 
 

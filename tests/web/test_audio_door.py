@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from rokuon.access.principal import Principal
 from rokuon.calls.erase import erase_call
-from rokuon.store.models import AuditEntry, Call
-from rokuon.web.app import create_app
 from rokuon.calls.ingest import ingest_stream
 from rokuon.calls.metadata import parse_metadata
+from rokuon.store.models import AuditEntry, Call
+from rokuon.web.app import create_app
 from tests.access.test_security import _call
 from tests.helpers import tone_wav
 from tests.web.conftest import make_user, sign_in

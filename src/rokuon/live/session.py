@@ -7,9 +7,10 @@ through the batch pipeline (final transcript, analysis, index)."""
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from rokuon.runtime import Runtime
 from rokuon.store.blobcrypt import new_dek
 from rokuon.store.keys import WrappedKey
 from rokuon.store.models import LiveCall, LiveState, new_id, utcnow
+
+log = logging.getLogger("rokuon.live")
 
 
 class LiveError(Exception):
@@ -55,6 +58,8 @@ class LiveSession:
         self.paused: list[list[float | None]] = []
         self.frames = 0
         self.finished = False
+        # listeners of the audio as kept (paused stretches as silence): (pcm, ended)
+        self.taps: list[Callable[[bytes, bool], None]] = []
         dek = new_dek()
         wrapped = rt.keys.wrap(dek)
         self.spool = Spool(spool_dir(rt) / f"{self.call_id}.spool", dek, rate * self.frame_bytes)
@@ -83,8 +88,16 @@ class LiveSession:
                 pcm = bytes(len(pcm))  # paused: keep the time, never the sound
             self.spool.write(pcm)
             self.frames += len(pcm) // self.frame_bytes
+            self._tap(pcm, False)
             if self.seconds - self._saved_at >= 5.0:
                 self._save_progress()
+
+    def _tap(self, pcm: bytes, ended: bool) -> None:
+        for tap in self.taps:
+            try:
+                tap(pcm, ended)
+            except Exception:  # noqa: BLE001 - live extras never cost audio
+                log.exception("a live audio listener failed")
 
     def _save_progress(self) -> None:
         self._saved_at = self.seconds
@@ -127,6 +140,7 @@ class LiveSession:
             if self._paused_since is not None:
                 self.paused[-1][1] = round(self.seconds, 3)
             self.spool.finish()
+            self._tap(b"", True)
         with self.rt.db.session() as s:
             row = s.get(LiveCall, self.call_id)
             assert row is not None

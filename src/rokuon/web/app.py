@@ -16,12 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rokuon.access.playback_cache import PlaybackCache
-from rokuon.live.registry import LiveRegistry
+from rokuon.live.hub import LiveHub
 from rokuon.runtime import Runtime
 from rokuon.web import (
     api,
     breach_api,
     cdr_api,
+    live_board,
     live_ws,
     log_redact,
     requests_api,
@@ -106,6 +107,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             await to_thread.run_sync(recover_interrupted, rt)
         except Exception:  # noqa: BLE001 - a failed recovery is logged and kept for retry
             log.exception("recovering interrupted live calls failed")
+        hub.start()
         retention = None
         if start_workers:
             executor.start()
@@ -120,8 +122,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             else:
                 watcher = WatchFolder(rt, on_import=executor.notify).start()
         yield
-        for session in app.state.live.all():  # shutting down mid-call: leave the spool
-            session.abandon()                  # for the next start's recovery
+        hub.stop()  # calls still streaming keep their spool for the next start's recovery
         if watcher:
             watcher.stop()
         if retention:
@@ -134,7 +135,9 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.state.rt = rt
     app.state.executor = executor
     app.state.audio_cache = PlaybackCache(2)
-    app.state.live = LiveRegistry()
+    hub = LiveHub(rt, transcribe=start_workers and rt.settings.live_transcription)
+    app.state.live_hub = hub
+    app.state.live = hub.registry
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")),
               name="static")
     app.include_router(signin.router)
@@ -145,6 +148,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(cdr_api.router)
     app.include_router(breach_api.router)
     app.include_router(live_ws.router)
+    app.include_router(live_board.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)

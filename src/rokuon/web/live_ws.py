@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketState
 
 from rokuon.access import audit
 from rokuon.access.principal import Principal
+from rokuon.live.hub import LiveHub
 from rokuon.live.registry import LiveRegistry, may_control
 from rokuon.live.session import LiveError, LiveSession
 from rokuon.live.twilio import TwilioStream, public_ws_url, signature_ok
@@ -36,8 +37,8 @@ router = APIRouter()
 POLICY_VIOLATION = 1008
 
 
-def _registry(ws: WebSocket) -> LiveRegistry:
-    return ws.app.state.live
+def _hub(ws: WebSocket) -> LiveHub:
+    return ws.app.state.live_hub
 
 
 def _twilio_token(rt: Runtime) -> str:
@@ -45,7 +46,7 @@ def _twilio_token(rt: Runtime) -> str:
 
 
 async def _pump(ws: WebSocket, rt: Runtime, stream: TwilioStream | GenericStream,
-                registry: LiveRegistry) -> None:
+                hub: LiveHub) -> None:
     """Frames → stream until stop, close or idle timeout; then the call is stored."""
     idle = rt.settings.live_idle_timeout_s
     reason: str | None = None
@@ -88,7 +89,7 @@ async def _pump(ws: WebSocket, rt: Runtime, stream: TwilioStream | GenericStream
             except LiveError as exc:
                 log.error("%s", exc)
             finally:
-                registry.remove(session.call_id)
+                hub.closed(session)
     # the call is stored before the client hears of an error or sees the socket close
     if ws.application_state == WebSocketState.CONNECTED:
         if error is not None:
@@ -111,9 +112,9 @@ async def twilio_media_stream(ws: WebSocket) -> None:
         await ws.close(code=POLICY_VIOLATION)
         return
     await ws.accept()
-    registry = _registry(ws)
-    stream = TwilioStream(rt, Principal("twilio", "system"), on_start=registry.add)
-    await _pump(ws, rt, stream, registry)
+    hub = _hub(ws)
+    stream = TwilioStream(rt, Principal("twilio", "system"), on_start=hub.opened)
+    await _pump(ws, rt, stream, hub)
 
 
 def _token_principal(rt: Runtime, ws: WebSocket) -> Principal | None:
@@ -144,8 +145,8 @@ async def generic_stream(ws: WebSocket) -> None:
         await ws.close(code=POLICY_VIOLATION)
         return
     await ws.accept()
-    registry = _registry(ws)
-    await _pump(ws, rt, GenericStream(rt, principal, on_start=registry.add), registry)
+    hub = _hub(ws)
+    await _pump(ws, rt, GenericStream(rt, principal, on_start=hub.opened), hub)
 
 
 def _live_session(registry: LiveRegistry, auth: Auth, call_id: str) -> LiveSession:

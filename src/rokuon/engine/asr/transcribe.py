@@ -11,7 +11,7 @@ faster-whisper.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +287,35 @@ class WhisperEngine:
                       if v.language]
         return ChannelResult(raw, info.language, in_seconds(chunks), marked)
 
+    def transcribe_utterance(self, samples: np.ndarray, role: str, channel: int | None,
+                             offset_s: float = 0.0) -> list[Segment]:
+        """One utterance of a live call (a party's channel, cut at a pause): the same
+        channel transcription and hallucination guard as a batch call, times shifted by
+        ``offset_s`` (where the utterance starts in the call)."""
+        res = self.transcribe_channel(
+            samples, self.options.hotwords if role in self.options.hotwords_roles else None)
+        kept, _ = self.guard_channel(res)
+        out = mark_languages(to_engine(kept, role, channel,
+                                       tight_activity(samples, regions=res.speech)),
+                             res.marked)
+        return [replace(seg, start=round(seg.start + offset_s, 3),
+                        end=round(seg.end + offset_s, 3),
+                        words=[replace(w, start=round(w.start + offset_s, 3),
+                                       end=round(w.end + offset_s, 3)) for w in seg.words])
+                for seg in out]
+
+    def guard_channel(self, res: ChannelResult) -> tuple[list[RawSegment], list[dict]]:
+        return guard(res.segments, res.speech, self.echoes())
+
+    def partial_text(self, samples: np.ndarray) -> str:
+        """A quick look at an utterance still being spoken (live partials): one decode,
+        no prompt, no retries; the final text comes from ``transcribe_utterance``."""
+        from rokuon.engine.asr import language
+
+        segments, _ = self._decode(samples, self._language(), fresh=True,
+                                   max_new_tokens=language.max_tokens(samples))
+        return "".join(s.text for s in segments).strip()
+
     @staticmethod
     def _raw(segments: list[Any]) -> list[RawSegment]:
         return [RawSegment(start=s.start, end=s.end, text=s.text, avg_logprob=s.avg_logprob,
@@ -313,7 +342,7 @@ class WhisperEngine:
                     samples, self.options.hotwords if role in self.options.hotwords_roles
                     else None)
                 speech[role] = list(res.speech)
-                kept, why = guard(res.segments, res.speech, self.echoes())
+                kept, why = self.guard_channel(res)
                 segments += mark_languages(
                     to_engine(kept, role, ch, tight_activity(samples, regions=res.speech)),
                     res.marked)
@@ -322,7 +351,7 @@ class WhisperEngine:
         elif audio.channels:
             samples = audio.channels[0]
             res = self.transcribe_channel(samples)
-            kept, dropped = guard(res.segments, res.speech, self.echoes())
+            kept, dropped = self.guard_channel(res)
             languages += [res.language] if res.language and kept else []
             segments, diarization = self.diarizer().assign(
                 samples, mark_languages(to_engine(kept, "speaker_0", None,

@@ -1,0 +1,79 @@
+"""The live side of one server process: the calls in progress (registry), their
+streaming transcription and the board, wired together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rokuon.live.board import LiveBoard
+from rokuon.live.registry import LiveRegistry
+from rokuon.live.session import LiveSession
+from rokuon.live.transcriber import ChannelFeed, LiveTranscriber
+from rokuon.runtime import Runtime
+
+log = logging.getLogger("rokuon.live")
+TICK_S = 1.0
+
+
+class LiveHub:
+    def __init__(self, rt: Runtime, *, transcribe: bool = True,
+                 on_alert: Callable[[LiveSession, dict[str, Any]], None] | None = None
+                 ) -> None:
+        self.rt = rt
+        self.registry = LiveRegistry()
+        self.board = LiveBoard(lambda: rt.analysis_config, on_alert)
+        self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
+            if transcribe else None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def start(self) -> LiveHub:
+        if self.transcriber:
+            self.transcriber.start()
+        self._ticker = threading.Thread(target=self._tick, name="live-board", daemon=True)
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.transcriber:
+            self.transcriber.stop()
+        for session in self.registry.all():  # shutting down mid-call: leave the spool
+            session.abandon()                  # for the next start's recovery
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.board.tick()
+            except Exception:  # noqa: BLE001
+                log.exception("live board tick failed")
+
+    def opened(self, session: LiveSession) -> None:
+        """A stream started: register it, show it, transcribe it."""
+        self.registry.add(session)
+        self.board.opened(session)
+        if self.transcriber is None:
+            return
+        roles = session.meta.channels or self.rt.settings.default_channels
+        if session.channels == 1:
+            feeds = [ChannelFeed(session.call_id, None, "speaker_0", session.rate)]
+        else:
+            feeds = [ChannelFeed(session.call_id, ch, roles[ch], session.rate)
+                     for ch in range(session.channels)]
+        transcriber = self.transcriber
+
+        def tap(pcm: bytes, ended: bool) -> None:
+            x = np.frombuffer(pcm, dtype="<i2").reshape(-1, session.channels)
+            for ch, feed in enumerate(feeds):
+                transcriber.feed(feed, np.ascontiguousarray(x[:, ch]), final=ended)
+
+        session.taps.append(tap)
+
+    def closed(self, session: LiveSession) -> None:
+        self.registry.remove(session.call_id)
+        self.board.ended(session.call_id)
