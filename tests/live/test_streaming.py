@@ -34,13 +34,20 @@ class FakeEngine:
         self.delay, self.finals, self.partials = delay, [], 0
         self.lock = threading.Lock()
 
-    def transcribe_utterance(self, samples, role, channel, offset_s=0.0):  # type: ignore[no-untyped-def]
-        time.sleep(self.delay)
-        dur = len(samples) / 16000
-        with self.lock:
-            self.finals.append((role, round(offset_s, 2), round(dur, 2)))
-        return [Segment(role, offset_s, offset_s + dur, f"{role}@{offset_s:.1f}",
-                        channel=channel)]
+    def transcribe_utterances(self, clips):  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)  # one decode, however many clips
+        out = []
+        for samples, role, channel, offset_s in clips:
+            dur = len(samples) / 16000
+            with self.lock:
+                self.finals.append((role, round(offset_s, 2), round(dur, 2)))
+            out.append([Segment(role, offset_s, offset_s + dur, f"{role}@{offset_s:.1f}",
+                                channel=channel)])
+        self.batches = getattr(self, "batches", 0) + 1
+        return out
+
+    def hotwords_for(self, role):  # type: ignore[no-untyped-def]
+        return "録音" if role == "agent" else None
 
     def partial_text(self, samples):  # type: ignore[no-untyped-def]
         time.sleep(self.delay)
@@ -88,6 +95,7 @@ def test_overload_drops_partials_never_finals() -> None:
     finals = [t for t in texts if t.kind == "final"]
     assert len(finals) == 12 and [t.start for t in finals] == sorted(t.start for t in finals)
     assert tr.stats["partials_dropped"] > 0
+    assert engine.batches < 12  # utterances that waited were decoded together
 
 
 def test_endpointer_forces_a_cut_in_endless_speech() -> None:

@@ -73,9 +73,13 @@ class BoardCall:
 
 class LiveBoard:
     def __init__(self, cfg: Callable[[], dict[str, Any]],
-                 on_alert: Callable[[LiveSession, dict[str, Any]], None] | None = None) -> None:
+                 on_alert: Callable[[LiveSession, dict[str, Any]], None] | None = None,
+                 settled: Callable[[str], bool] | None = None) -> None:
         self._cfg = cfg
         self.on_alert = on_alert
+        # False while some of the call's audio is not yet final text: rules about what was
+        # *not* said (no announcement, silence) wait until the transcript has caught up
+        self.settled = settled or (lambda call_id: True)
         self._calls: dict[str, BoardCall] = {}
         self._lock = threading.RLock()
         self.version = 0
@@ -144,6 +148,8 @@ class LiveBoard:
         except live_rules.RuleError as exc:
             log.error("live rules ignored: %s", exc)
             return
+        if not self.settled(bc.session.call_id):
+            rules = [r for r in rules if r["when"] not in live_rules.ABSENCE_CONDITIONS]
         fired = live_rules.evaluate(rules, cfg, bc.finals, now_s=bc.session.seconds,
                                     last_speech_s=bc.last_speech_s, fired=bc.fired, pii=pii)
         for f in fired:

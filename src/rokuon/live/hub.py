@@ -26,11 +26,14 @@ class LiveHub:
                  ) -> None:
         self.rt = rt
         self.registry = LiveRegistry()
-        self.board = LiveBoard(lambda: rt.analysis_config, on_alert)
+        self.board = LiveBoard(lambda: rt.analysis_config, on_alert, self._settled)
         self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
             if transcribe else None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def _settled(self, call_id: str) -> bool:
+        return self.transcriber is None or not self.transcriber.pending(call_id)
 
     def start(self) -> LiveHub:
         if self.transcriber:

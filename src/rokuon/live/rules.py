@@ -18,6 +18,7 @@ from rokuon.engine.types import Segment
 
 CONDITIONS = ("complaint_score", "abusive_cue", "keyword", "phrase", "no_announcement",
               "card_data", "silence")
+ABSENCE_CONDITIONS = ("no_announcement", "silence")  # about what was not (yet) heard
 KINDS = ("complaint", "ng_word", "silence", "no_announcement", "pci", "custom")
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import av
 import numpy as np
 
+from rokuon.engine.asr.transcribe import BATCH_GAP_S, BATCH_MAX_S
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, Segment
 
 log = logging.getLogger("rokuon.live")
@@ -33,8 +34,10 @@ FRAME = ENGINE_SAMPLE_RATE // 50  # 20 ms
 
 
 class Engine(Protocol):
-    def transcribe_utterance(self, samples: np.ndarray, role: str, channel: int | None,
-                             offset_s: float = 0.0) -> list[Segment]: ...
+    def transcribe_utterances(self, clips: list[tuple[np.ndarray, str, int | None, float]]
+                              ) -> list[list[Segment]]: ...
+
+    def hotwords_for(self, role: str) -> str | None: ...
 
     def partial_text(self, samples: np.ndarray) -> str: ...
 
@@ -160,6 +163,8 @@ class LiveTranscriber:
     """The process's one decoding thread for all live calls."""
 
     PARTIAL_EVERY_S = 1.0
+    # finals have been arriving this late: partials (a full decode each) are skipped
+    PARTIALS_WHILE_BEHIND_S = 1.5
 
     def __init__(self, engine_factory: Callable[[], Engine],
                  on_text: Callable[[LiveText], None]) -> None:
@@ -170,6 +175,9 @@ class LiveTranscriber:
         self._cv = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self._busy_calls: dict[str, int] = {}
+        self._feeds: dict[str, list[ChannelFeed]] = {}
         self.stats: dict[str, Any] = {"finals": 0, "partials": 0, "partials_dropped": 0,
                                       "latencies": []}
 
@@ -188,6 +196,13 @@ class LiveTranscriber:
     def feed(self, feed: ChannelFeed, pcm: np.ndarray, *, final: bool = False) -> None:
         """Audio of one channel (int16 at the call's rate); ``final``: the stream ended."""
         now = time.monotonic()
+        with self._cv:
+            feeds = self._feeds.setdefault(feed.call_id, [])
+            if feed not in feeds:
+                feeds.append(feed)
+            if final:
+                self._feeds.pop(feed.call_id, None) if all(
+                    f is feed for f in feeds) else feeds.remove(feed)
         x = feed.to_16k(pcm) if len(pcm) else np.zeros(0, np.float32)
         done = feed.endpointer.push(x, now)
         if final:
@@ -222,21 +237,45 @@ class LiveTranscriber:
                 return None
             self._busy = True
             if self._finals:
-                return "final", self._finals.popleft()
+                batch = self._batch()
+                for f, _ in batch:
+                    self._busy_calls[f.call_id] = self._busy_calls.get(f.call_id, 0) + 1
+                return "finals", batch
             key = next(iter(self._partials))
             return "partial", self._partials.pop(key)
 
+    def _batch(self) -> list[tuple[ChannelFeed, Utterance]]:
+        """The oldest waiting utterance and those after it that share its hotword group,
+        as many as fit one decode window."""
+        first = self._finals.popleft()
+        batch, total = [first], len(first[1].samples) / ENGINE_SAMPLE_RATE + BATCH_GAP_S
+        group = self._group(first[0])
+        rest: deque[tuple[ChannelFeed, Utterance]] = deque()
+        while self._finals:
+            item = self._finals.popleft()
+            dur = len(item[1].samples) / ENGINE_SAMPLE_RATE + BATCH_GAP_S
+            if self._group(item[0]) == group and total + dur <= BATCH_MAX_S:
+                batch.append(item)
+                total += dur
+            else:
+                rest.append(item)
+        self._finals = rest
+        return batch
+
     def _run(self) -> None:
-        engine: Engine | None = None
+        try:
+            self._engine = self._engine_factory()  # loaded before the first batch forms
+        except Exception:  # noqa: BLE001 - retried at the next job
+            log.exception("loading the model for live transcription failed")
         while True:
             job = self._next()
             if job is None:
                 return
             try:
-                engine = engine or self._engine_factory()
+                engine = self._engine = self._engine or self._engine_factory()
                 kind, item = job
-                if kind == "final":
-                    self._final(engine, *item)
+                if kind == "finals":
+                    self._finals_done(engine, item)
                 else:
                     self._partial(engine, *item)
             except Exception:  # noqa: BLE001 - one bad utterance must not stop live ASR
@@ -244,22 +283,45 @@ class LiveTranscriber:
             finally:
                 with self._cv:
                     self._busy = False
+                    self._busy_calls.clear()
 
-    def _final(self, engine: Engine, feed: ChannelFeed, u: Utterance) -> None:
-        offset = u.start / ENGINE_SAMPLE_RATE
-        segments = engine.transcribe_utterance(u.samples, feed.role, feed.channel, offset)
-        latency = time.monotonic() - u.ended_at
-        self.stats["finals"] += 1
-        self.stats["latencies"].append(latency)
-        text = "".join(s.text for s in segments).strip()
-        self.on_text(LiveText("final", feed.call_id, feed.role, feed.channel, offset,
-                              offset + len(u.samples) / ENGINE_SAMPLE_RATE, text,
-                              latency, segments))
+    def _group(self, feed: ChannelFeed) -> str | None:
+        return self._engine.hotwords_for(feed.role) if self._engine else None
+
+    def _finals_done(self, engine: Engine, batch: list[tuple[ChannelFeed, Utterance]]
+                     ) -> None:
+        t0, c0 = time.monotonic(), time.process_time()
+        results = engine.transcribe_utterances(
+            [(u.samples, feed.role, feed.channel, u.start / ENGINE_SAMPLE_RATE)
+             for feed, u in batch])
+        now = time.monotonic()
+        self.stats.setdefault("decode_s", []).append(
+            (len(batch), round(sum(len(u.samples) for _, u in batch) / ENGINE_SAMPLE_RATE, 1),
+             round(now - t0, 2), round(time.process_time() - c0, 2)))
+        self.stats["batches"] = self.stats.get("batches", 0) + 1
+        for (feed, u), segments in zip(batch, results, strict=True):
+            offset = u.start / ENGINE_SAMPLE_RATE
+            latency = now - u.ended_at
+            self.stats["finals"] += 1
+            self.stats["latencies"].append(latency)
+            text = "".join(s.text for s in segments).strip()
+            self.on_text(LiveText("final", feed.call_id, feed.role, feed.channel, offset,
+                                  offset + len(u.samples) / ENGINE_SAMPLE_RATE, text,
+                                  latency, segments))
+
+    def pending(self, call_id: str) -> bool:
+        """Audio of the call not yet final (queued, being decoded, or being spoken)."""
+        with self._cv:
+            return self._busy_calls.get(call_id, 0) > 0 or any(
+                f.call_id == call_id for f, _ in self._finals) or any(
+                f.endpointer.in_utterance for f in self._feeds.get(call_id, []))
 
     def _partial(self, engine: Engine, feed: ChannelFeed, start: int,
                  samples: np.ndarray) -> None:
         with self._cv:
-            if self._finals:  # overloaded: finals first, this partial is dropped
+            lat = self.stats["latencies"]
+            behind = bool(lat) and lat[-1] > self.PARTIALS_WHILE_BEHIND_S
+            if self._finals or behind:  # overloaded: finals first, this partial is dropped
                 self.stats["partials_dropped"] += 1
                 return
         text = engine.partial_text(samples)

@@ -30,6 +30,9 @@ ECHO_HOTWORDS = 3  # this many hotwords in a row in the text are the prompt repe
 ECHO_PROMPT = 4  # … and this many phrases of the initial prompt
 RETRY_COMPRESSION = 2.4  # Whisper's own thresholds for a failed window
 RETRY_LOGPROB = -1.0
+BATCH_GAP_S = 0.6  # pause laid between utterances decoded together (live calls)
+LIVE_BEAM_SIZE = 1  # live text decodes greedily (the stored transcript uses the beam)
+BATCH_MAX_S = 27.0  # utterances + pauses in one decode: within Whisper's 30 s window
 
 
 # A Japanese prompt written the way people talk: Whisper continues in the prompt's style
@@ -193,11 +196,12 @@ class WhisperEngine:
             (terms_of(o.initial_prompt), ECHO_PROMPT, True)) if t]
 
     def _decode(self, audio: np.ndarray, language: str | None, hotwords: str | None = None,
-                fresh: bool = False, max_new_tokens: int | None = None
-                ) -> tuple[list[Any], Any]:
+                fresh: bool = False, max_new_tokens: int | None = None,
+                beam_size: int | None = None) -> tuple[list[Any], Any]:
         """One seeded Whisper decode with this engine's options (segments as a list).
         ``fresh``: no prompt, no hotwords, no conditioning on earlier windows (the
-        deterministic second try of :meth:`_retry_failed`)."""
+        deterministic second try of :meth:`_retry_failed`). ``beam_size``: instead of the
+        configured one (live text decodes greedily)."""
         o = self.options
         model = self.model()
         import ctranslate2
@@ -205,7 +209,8 @@ class WhisperEngine:
         with self._decode_lock:  # the seed is process-global: one seeded decode at a time
             ctranslate2.set_random_seed(o.seed)
             segments, info = model.transcribe(
-                audio, language=language, beam_size=o.beam_size, vad_filter=False,
+                audio, language=language, beam_size=beam_size or o.beam_size,
+                vad_filter=False,
                 word_timestamps=o.word_timestamps,
                 initial_prompt=None if fresh else o.initial_prompt,
                 hotwords=hotwords if language in (None, self._language()) and not fresh
@@ -287,33 +292,71 @@ class WhisperEngine:
                       if v.language]
         return ChannelResult(raw, info.language, in_seconds(chunks), marked)
 
-    def transcribe_utterance(self, samples: np.ndarray, role: str, channel: int | None,
-                             offset_s: float = 0.0) -> list[Segment]:
-        """One utterance of a live call (a party's channel, cut at a pause): the same
-        channel transcription and hallucination guard as a batch call, times shifted by
-        ``offset_s`` (where the utterance starts in the call)."""
-        res = self.transcribe_channel(
-            samples, self.options.hotwords if role in self.options.hotwords_roles else None)
-        kept, _ = self.guard_channel(res)
-        out = mark_languages(to_engine(kept, role, channel,
-                                       tight_activity(samples, regions=res.speech)),
-                             res.marked)
-        return [replace(seg, start=round(seg.start + offset_s, 3),
-                        end=round(seg.end + offset_s, 3),
-                        words=[replace(w, start=round(w.start + offset_s, 3),
-                                       end=round(w.end + offset_s, 3)) for w in seg.words])
-                for seg in out]
+    def transcribe_utterances(self, clips: list[tuple[np.ndarray, str, int | None, float]]
+                              ) -> list[list[Segment]]:
+        """Several utterances (samples, role, channel, offset_s) in one decode: Whisper
+        always encodes a 30 s window, so on a CPU one window per utterance costs as much as
+        a window full of them. The clips are laid end to end with a pause between them;
+        each recognised word goes back to the clip its middle falls in (words in the
+        pauses are dropped: what Whisper says over silence is invented). All clips share
+        one hotword setting (the caller groups them: ``hotwords_for``). One plain decode:
+        no retries or language second look (the batch transcript at the end has them)."""
+        gap = np.zeros(int(BATCH_GAP_S * ENGINE_SAMPLE_RATE), dtype=np.float32)
+        parts: list[np.ndarray] = []
+        bounds: list[tuple[float, float]] = []
+        pos = 0
+        for samples, *_ in clips:
+            bounds.append((pos / ENGINE_SAMPLE_RATE, (pos + len(samples)) / ENGINE_SAMPLE_RATE))
+            parts += [samples.astype(np.float32), gap]
+            pos += len(samples) + len(gap)
+        audio = np.concatenate(parts)
+        from rokuon.engine.asr import language
+
+        # capped like speech can be (a loop over the pauses would otherwise run to 448
+        # tokens: 10 s of decoding on a CPU for a 5 s utterance)
+        segments, _ = self._decode(audio, self._language(), self.hotwords_for(clips[0][1]),
+                                   max_new_tokens=language.max_tokens(audio),
+                                   beam_size=LIVE_BEAM_SIZE)
+        words: list[list[RawWord]] = [[] for _ in clips]
+        for seg in self._raw(segments):
+            for w in seg.words:
+                mid = (w.start + w.end) / 2
+                for i, (a, b) in enumerate(bounds):
+                    if a <= mid <= b:
+                        words[i].append(RawWord(w.text, max(0.0, w.start - a),
+                                                min(b - a, w.end - a), w.probability))
+                        break
+        out: list[list[Segment]] = []
+        for (samples, role, channel, offset), ws in zip(clips, words, strict=True):
+            if not ws:
+                out.append([])
+                continue
+            raw = RawSegment(start=ws[0].start, end=ws[-1].end,
+                             text="".join(w.text for w in ws), avg_logprob=0.0,
+                             no_speech_prob=0.0, compression_ratio=1.0, words=ws)
+            segs = to_engine([raw], role, channel, tight_activity(samples))
+            out.append([replace(seg, start=round(seg.start + offset, 3),
+                                end=round(seg.end + offset, 3),
+                                words=[replace(w, start=round(w.start + offset, 3),
+                                               end=round(w.end + offset, 3))
+                                       for w in seg.words]) for seg in segs])
+        return out
+
+    def hotwords_for(self, role: str) -> str | None:
+        return self.options.hotwords if role in self.options.hotwords_roles else None
 
     def guard_channel(self, res: ChannelResult) -> tuple[list[RawSegment], list[dict]]:
+        """The hallucination guard (with prompt echoes) on one channel's result."""
         return guard(res.segments, res.speech, self.echoes())
 
     def partial_text(self, samples: np.ndarray) -> str:
         """A quick look at an utterance still being spoken (live partials): one decode,
-        no prompt, no retries; the final text comes from ``transcribe_utterance``."""
+        no prompt, no retries; the final text comes from ``transcribe_utterances``."""
         from rokuon.engine.asr import language
 
         segments, _ = self._decode(samples, self._language(), fresh=True,
-                                   max_new_tokens=language.max_tokens(samples))
+                                   max_new_tokens=language.max_tokens(samples),
+                                   beam_size=LIVE_BEAM_SIZE)
         return "".join(s.text for s in segments).strip()
 
     @staticmethod
