@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from rokuon.engine.audio.sandbox import Limits
 
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT_HOME = Path("~/.rokuon")
@@ -69,6 +72,16 @@ class Settings(BaseSettings):
     channels_by_source: dict[str, list[str]] = Field(default_factory=dict)
     watch_dir: Path | None = None
     timezone: str = "Asia/Tokyo"  # for metadata times without an offset, and display
+    # every probe and decode of a recording runs in a child process with these limits
+    # (docs/security.md, "Sandboxed decoding"): CPU seconds and wall-clock seconds for
+    # any file plus so many per minute of audio, memory beyond the decoded audio itself;
+    # decode_sandbox = false decodes inside the server (debugging only)
+    decode_sandbox: bool = True
+    decode_cpu_s: float = Field(default=10.0, ge=1)
+    decode_cpu_s_per_audio_min: float = Field(default=3.0, ge=0)
+    decode_memory_mb: int = Field(default=512, ge=64)
+    decode_timeout_s: float = Field(default=30.0, gt=0)
+    decode_timeout_s_per_audio_min: float = Field(default=6.0, ge=0)
 
     # purposes of use: the catalogue (code → label), defaults per queue / source
     purposes: dict[str, str] = Field(default_factory=lambda: {
@@ -167,6 +180,17 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.models_path or self.home / "models"
+
+    @property
+    def decode_limits(self) -> Limits:
+        """The sandbox limits for decoding recordings (engine/audio/sandbox.py)."""
+        from rokuon.engine.audio.sandbox import Limits
+
+        return Limits(enabled=self.decode_sandbox, cpu_s=self.decode_cpu_s,
+                      cpu_s_per_audio_min=self.decode_cpu_s_per_audio_min,
+                      memory_mb=self.decode_memory_mb, wall_s=self.decode_timeout_s,
+                      wall_s_per_audio_min=self.decode_timeout_s_per_audio_min,
+                      max_audio_s=self.max_duration_s)
 
     @property
     def effective_database_url(self) -> str:

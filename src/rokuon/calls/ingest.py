@@ -4,7 +4,9 @@
 2. the bytes are streamed once, encrypted, into the blob store (hash and size
    computed on the way; plaintext never touches the disk);
 3. the stored blob is sniffed and decoded from the encrypted store to prove it is
-   usable audio (format from the bytes, never from the file name);
+   usable audio (format from the bytes, never from the file name); the decoder runs in
+   a sandboxed child process (engine/audio/sandbox.py), so a hostile file is rejected
+   like any other bad one;
 4. one transaction creates the call, its parties, its state history, the first
    pipeline job and the audit entry.
 Any failure after step 2 deletes the blob; a crash between 2 and 4 leaves only an
@@ -26,7 +28,7 @@ from rokuon.access.principal import Principal
 from rokuon.calls.metadata import CallMetadata, MetadataError, parse_metadata
 from rokuon.compliance.purposes import PurposeError, notice_for
 from rokuon.compliance.purposes import resolve as resolve_purposes
-from rokuon.engine.audio.decode import validate
+from rokuon.engine.audio import sandbox
 from rokuon.engine.audio.sniff import sniff_format
 from rokuon.engine.types import AudioError, AudioInfo
 from rokuon.pipeline import jobs
@@ -117,7 +119,8 @@ def ingest_stream(
                                   "MP3, OGG/Opus, FLAC or M4A, whatever the file name says)")
             reader.seek(0)
             try:
-                info = validate(reader, max_duration_s=settings.max_duration_s)
+                info = sandbox.validate(reader, settings.decode_limits,
+                                        max_duration_s=settings.max_duration_s)
             except AudioError as exc:
                 raise IngestError(f"{name}: {exc}") from exc
         duration = info.duration_s

@@ -16,7 +16,7 @@ import io
 import json
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyzipper
@@ -31,6 +31,9 @@ from rokuon.runtime import Runtime
 from rokuon.store.keys import WrappedKey
 from rokuon.store.models import Call, DataRequest, DisclosureExport, utcnow
 from rokuon.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from rokuon.engine.audio.sandbox import Limits
 
 THIRD_PARTY_TYPES = ("staff_name", "person_name")
 MIN_PASSWORD = 10
@@ -109,10 +112,11 @@ def mask_transcript(segments: list[dict[str, Any]], findings: list[dict[str, Any
 
 
 def masked_audio(data: bytes, doc: dict[str, Any], findings: list[dict[str, Any]],
-                 agent_voice: str) -> bytes:
-    from rokuon.engine.audio.redact import bleep, decode_native
+                 agent_voice: str, limits: Limits | None = None) -> bytes:
+    from rokuon.engine.audio.redact import bleep
+    from rokuon.engine.audio.sandbox import decode_native
 
-    samples, rate = decode_native(io.BytesIO(data))
+    samples, rate = decode_native(io.BytesIO(data), limits)
     muted: list[int] = []
     if agent_voice == "mute":
         agent_ch = [p["channel"] for p in doc["parties"]
@@ -231,7 +235,8 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
                                      expected_sha256=call.blob_sha256 or call.content_sha256)
             segs = mask_transcript(doc["segments"], findings)
             base = f"calls/{call.id}"
-            files[f"{base}/audio.flac"] = masked_audio(data, doc, findings, agent_voice)
+            files[f"{base}/audio.flac"] = masked_audio(data, doc, findings, agent_voice,
+                                                          rt.settings.decode_limits)
             files[f"{base}/transcript.txt"] = transcript_txt(segs).encode("utf-8")
             files[f"{base}/transcript.json"] = json.dumps(
                 {"call_id": call.id, "started_at": doc["started_at"],

@@ -26,12 +26,13 @@ def build(rt: Runtime, call: Call, segments: list[Segment], *, language: str | N
         inp.notes.append("audio not analysed (analysis_audio is off)")
         return inp
     from rokuon.engine.audio.activity import tight_activity
-    from rokuon.engine.audio.decode import decode
+    from rokuon.engine.audio.sandbox import decode
 
     data = rt.blobs.read_all(call.blob_key, WrappedKey.from_json(call.wrapped_key),
                              expected_sha256=call.blob_sha256 or call.content_sha256)
     try:
-        audio = decode(io.BytesIO(data), max_duration_s=rt.settings.max_duration_s)
+        audio = decode(io.BytesIO(data), rt.settings.decode_limits,
+                       max_duration_s=rt.settings.max_duration_s)
     except AudioError as exc:
         inp.notes.append(f"audio not analysed: {exc}")
         return inp

@@ -120,7 +120,8 @@ def redact(rt: Runtime, call_id: str, old_blob_key: str, segments: list[Segment]
         return None
     recorded = [{**f, "masked": True, "bleeped": True} for f in findings + leaks]
     try:
-        flac = bleep_recording(io.BytesIO(original), _spans(findings + leaks + turns))
+        flac = bleep_recording(io.BytesIO(original), _spans(findings + leaks + turns),
+                               rt.settings.decode_limits)
         blob = rt.blobs.put_stream(f"calls/{call_id}/redacted-{secrets.token_hex(6)}", [flac])
     except Exception as exc:  # noqa: BLE001 - the text is masked; the audio is held back
         log.exception("pci: bleeping failed for call %s", call_id)

@@ -62,7 +62,7 @@ def engine_segments(session: Session, transcript_id: int) -> list[EngineSegment]
 
 
 def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
-    from rokuon.engine.audio.decode import decode
+    from rokuon.engine.audio.sandbox import decode
 
     with rt.db.session() as s:
         call = _load_call(s, job.call_id)
@@ -74,7 +74,8 @@ def transcribe(rt: Runtime, job: PipelineJob, worker: str) -> None:
 
     data = rt.blobs.read_all(blob_key, WrappedKey.from_json(wrapped), expected_sha256=sha)
     try:
-        audio = decode(io.BytesIO(data), max_duration_s=rt.settings.max_duration_s)
+        audio = decode(io.BytesIO(data), rt.settings.decode_limits,
+                       max_duration_s=rt.settings.max_duration_s)
     except AudioError as exc:
         raise PermanentStepError(f"stored audio cannot be decoded: {exc}") from exc
     result = rt.asr.transcribe(audio, roles if len(audio.channels) > 1 else [])

@@ -7,7 +7,7 @@ an open file): plaintext audio is never written to disk. Every problem raises
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import av
@@ -19,6 +19,13 @@ MIN_RATE, MAX_RATE = 4000, 192_000
 # decoded/declared below this ratio (and more than TRUNCATION_MIN_GAP_S short) → truncated
 TRUNCATION_TOLERANCE = 0.9
 TRUNCATION_MIN_GAP_S = 0.5
+PROGRESS_EVERY_S = 30.0
+
+# Set only inside a sandboxed decoding process (engine/audio/sandbox.py), which grows its
+# CPU, memory and time budgets with the length of the recording: called with the seconds
+# of audio to budget for and the channel count, once the header is accepted and then
+# every PROGRESS_EVERY_S of decoded audio (a header may understate the length).
+progress_hook: Callable[[float, int], None] | None = None
 
 
 def fmt_duration(seconds: float) -> str:
@@ -78,6 +85,8 @@ def check_header(info: AudioInfo, max_duration_s: float | None, max_channels: in
         raise AudioError(f"unsupported sample rate {info.sample_rate} Hz "
                          f"(expected {MIN_RATE}–{MAX_RATE} Hz)")
     check_duration(info.duration_s, max_duration_s)
+    if progress_hook is not None:
+        progress_hook(info.duration_s, info.channels)
 
 
 def check_duration(seconds: float, max_duration_s: float | None) -> None:
@@ -115,12 +124,18 @@ class Frames:
         self.container, self.stream, self.resampler = container, stream, resampler
         self.seconds = 0.0  # decoded source audio
         self.error: str | None = None
+        self._channels = stream.codec_context.channels or 1
+        self._report_at = PROGRESS_EVERY_S
 
     def __iter__(self) -> Iterator[av.AudioFrame]:
         try:
             for packet in self.container.demux(self.stream):
                 for frame in packet.decode():
                     self.seconds += frame.samples / (frame.sample_rate or 1)
+                    if progress_hook is not None and self.seconds >= self._report_at:
+                        # room for the buffer to grow by half before the next report
+                        progress_hook(self.seconds * 1.5 + PROGRESS_EVERY_S, self._channels)
+                        self._report_at = self.seconds + PROGRESS_EVERY_S
                     if self.resampler is None:
                         yield frame
                     else:

@@ -20,6 +20,7 @@ from rokuon.engine.audio.decode import (
     open_container,
 )
 from rokuon.engine.audio.playback import playback_rate
+from rokuon.engine.audio.sandbox import Limits
 
 TONE_HZ = 1000.0
 TONE_LEVEL = 0.2
@@ -60,9 +61,13 @@ def bleep(samples: np.ndarray, rate: int, spans: list[tuple[float, float]], *,
     return out
 
 
-def bleep_recording(src: BinaryIO, spans: list[tuple[float, float]]) -> bytes:
-    """The recording with ``spans`` bleeped, as FLAC bytes."""
-    samples, rate = decode_native(src)
+def bleep_recording(src: BinaryIO, spans: list[tuple[float, float]],
+                    limits: Limits | None = None) -> bytes:
+    """The recording with ``spans`` bleeped, as FLAC bytes. The recording is decoded in
+    the sandbox (``limits``; default limits when None)."""
+    from rokuon.engine.audio import sandbox
+
+    samples, rate = sandbox.decode_native(src, limits)
     buf = io.BytesIO()
     sf.write(buf, bleep(samples, rate, spans), rate, format="FLAC", subtype="PCM_16")
     return buf.getvalue()
