@@ -4,10 +4,21 @@
   ``rokuon ingest --wait``); the database is the queue.
 - A Celery executor (scale-out) implements the same ``Executor`` protocol and
   calls ``run_job`` from its task.
+
+Dead workers. Every process that claims jobs first takes an exclusive ``flock`` on
+its own file ``HOME/run/workers/<token>.lock`` and names its workers
+``host:pid:<token>/<n>``. The kernel drops the lock when the process ends, however it
+ends (``kill -9``, out of memory, power loss), whatever its PID namespace, and a reused
+PID cannot fake it. Before claiming, a worker looks (every few seconds) at the owners
+of running jobs: an owner whose lock file it can lock itself is dead, and its jobs go
+back to the queue at once, so a restarted server resumes the interrupted steps
+immediately instead of after the lease (``job_lease_s``). Owners whose lock file is
+not there (another machine, an older version) still expire with their lease.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -15,6 +26,7 @@ import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
@@ -22,7 +34,7 @@ from sqlalchemy import select
 from rokuon.pipeline import jobs
 from rokuon.pipeline.steps import STEP_FUNCTIONS, LeaseLostError, PermanentStepError
 from rokuon.runtime import Runtime
-from rokuon.store.models import Call, CallStatus, PipelineJob
+from rokuon.store.models import Call, CallStatus, JobStatus, PipelineJob
 
 log = logging.getLogger("rokuon.pipeline")
 
@@ -34,8 +46,119 @@ class Executor(Protocol):
         """New work may be available."""
 
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: dead workers wait for their lease
+    fcntl = None  # type: ignore[assignment]
+
+RECLAIM_EVERY_S = 2.0
+_proc_lock = threading.Lock()
+_proc: dict[str, object] = {}  # pid, token, fd (the held lock), path, last reclaim
+
+
+def _process_token() -> str:
+    """This process's random token (a new one after fork)."""
+    with _proc_lock:
+        if _proc.get("pid") != os.getpid():
+            _proc.clear()
+            _proc.update(pid=os.getpid(), token=uuid.uuid4().hex[:12], last=0.0)
+        return str(_proc["token"])
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    host = socket.gethostname()[:60]  # lease_owner is 100 characters at most
+    return f"{host}:{os.getpid()}:{_process_token()}/{uuid.uuid4().hex[:6]}"
+
+
+def owner_token(owner: str | None) -> str | None:
+    """The process token in a lease owner ``host:pid:<token>/<n>`` (None for others)."""
+    if not owner or ":" not in owner:
+        return None
+    token = owner.rsplit(":", 1)[1].split("/", 1)[0]
+    return token if len(token) == 12 and all(c in "0123456789abcdef" for c in token) else None
+
+
+def workers_dir(rt: Runtime) -> Path:
+    return rt.settings.home / "run" / "workers"
+
+
+def hold_process_lock(rt: Runtime) -> None:
+    """Take this process's liveness lock (once) before it claims any job."""
+    if fcntl is None:
+        return
+    token = _process_token()
+    with _proc_lock:
+        if "fd" in _proc:
+            return
+        folder = workers_dir(rt)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"{token}.lock"
+        # locked before it gets its name, so no file named *.lock is ever unlocked
+        # while its process lives
+        tmp = folder / f".{token}.tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+            os.replace(tmp, path)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        _proc.update(fd=fd, path=path)
+
+
+def _is_dead(folder: Path, token: str) -> bool:
+    """True when the process of ``token`` has a lock file here that nobody holds."""
+    if fcntl is None or token == _proc.get("token"):
+        return False
+    try:
+        fd = os.open(folder / f"{token}.lock", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False  # unknown here (another machine, or already cleaned up)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: alive
+    finally:
+        os.close(fd)  # closing releases our probe lock
+    return True
+
+
+def reclaim_dead_workers(rt: Runtime, *, force: bool = False) -> list[int]:
+    """Put back the running jobs of workers whose process has ended (at most every
+    RECLAIM_EVERY_S seconds per process unless ``force``); remove their lock files."""
+    if fcntl is None:
+        return []
+    now = time.monotonic()
+    with _proc_lock:
+        if not force and now - float(_proc.get("last", 0.0)) < RECLAIM_EVERY_S:  # type: ignore[arg-type]
+            return []
+        _proc["last"] = now
+    folder = workers_dir(rt)
+    if not folder.is_dir():
+        return []
+    with rt.db.session() as s:
+        owners = s.scalars(select(PipelineJob.lease_owner).distinct().where(
+            PipelineJob.status == JobStatus.RUNNING,
+            PipelineJob.lease_owner.is_not(None))).all()
+    dead_tokens = {t for t in {owner_token(o) for o in owners} if t and _is_dead(folder, t)}
+    dead = [o for o in owners if owner_token(o) in dead_tokens]
+    released: list[int] = []
+    if dead:
+        with rt.db.session() as s:
+            released = jobs.release_abandoned(s, dead, "its worker process ended")
+        log.warning("put back %d job(s) of %d ended worker process(es)", len(released),
+                    len(dead_tokens))
+    # lock files of ended processes that hold no job any more
+    for path in folder.glob("*.lock"):
+        token = path.stem
+        if token in dead_tokens or (token not in {owner_token(o) for o in owners}
+                                    and _is_dead(folder, token)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return released
 
 
 class _Heartbeat(threading.Thread):
@@ -76,6 +199,8 @@ def run_job(rt: Runtime, job: PipelineJob, worker: str) -> None:
 
 
 def run_one(rt: Runtime, worker: str, call_ids: list[str] | None = None) -> bool:
+    hold_process_lock(rt)
+    reclaim_dead_workers(rt)
     with rt.db.session() as s:
         job = jobs.claim_next(s, worker, rt.settings.job_lease_s, call_ids=call_ids)
     if job is None:

@@ -3,7 +3,10 @@
 A job row exists for each (call, step) before any work starts. Workers claim a
 job by an atomic conditional UPDATE; a job whose lease expired (its worker
 died) can be claimed again. ``attempts`` counts claims, so a step that keeps
-crashing its worker still ends as failed.
+crashing its worker still ends as failed: a job whose lease expired after its last
+allowed attempt is failed, never claimed again. A worker known to be dead (see
+``executor.reclaim_dead_workers``) has its jobs put back at once, without waiting
+for the lease to expire.
 """
 
 from __future__ import annotations
@@ -34,8 +37,79 @@ def enqueue(session: Session, call_id: str, step: str, *, max_attempts: int) -> 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
         and_(PipelineJob.status == JobStatus.PENDING, PipelineJob.available_at <= now),
-        and_(PipelineJob.status == JobStatus.RUNNING, PipelineJob.lease_expires_at < now),
+        and_(PipelineJob.status == JobStatus.RUNNING, PipelineJob.lease_expires_at < now,
+             PipelineJob.attempts < PipelineJob.max_attempts),
     )
+
+
+def _fail_exhausted(session: Session, now: datetime,
+                    call_ids: list[str] | None) -> None:
+    """Jobs whose worker died during their last allowed attempt fail for good (a step
+    that kills its worker, e.g. by running out of memory, must not loop forever)."""
+    q = select(PipelineJob).where(PipelineJob.status == JobStatus.RUNNING,
+                                  PipelineJob.lease_expires_at < now,
+                                  PipelineJob.attempts >= PipelineJob.max_attempts)
+    if call_ids is not None:
+        q = q.where(PipelineJob.call_id.in_(call_ids))
+    for job in session.scalars(q).all():
+        _give_up(session, job, "the worker stopped (lease expired)", expired_before=now)
+    session.commit()
+
+
+def _give_up(session: Session, job: PipelineJob, why: str, *,
+             expired_before: datetime | None = None) -> bool:
+    """Fail a running job whose worker is gone after its last attempt (conditional on
+    the job still being held by that worker, and its lease still expired)."""
+    cond = [PipelineJob.id == job.id, PipelineJob.status == JobStatus.RUNNING,
+            PipelineJob.lease_owner == job.lease_owner]
+    if expired_before is not None:
+        cond.append(PipelineJob.lease_expires_at < expired_before)
+    res = session.execute(
+        update(PipelineJob)
+        .where(*cond)
+        .values(status=JobStatus.FAILED, lease_owner=None, finished_at=utcnow(),
+                last_error=f"attempt {job.attempts}: {why}")
+    )
+    if res.rowcount != 1:
+        return False
+    call = session.get(Call, job.call_id)
+    if call is not None:
+        call.status = CallStatus.FAILED
+        call.status_reason = f"{job.step}: {why} in each of {job.attempts} attempts"
+        session.add(PipelineEvent(call_id=call.id, state=CallStatus.FAILED,
+                                  detail=f"{job.step} attempt {job.attempts}: {why}"))
+    return True
+
+
+def release_abandoned(session: Session, owners: list[str], why: str) -> list[int]:
+    """Put the running jobs of workers known to be dead back in the queue now (or fail
+    them when that was their last attempt). Commits; returns the released job ids."""
+    if not owners:
+        return []
+    rows = session.scalars(select(PipelineJob).where(
+        PipelineJob.status == JobStatus.RUNNING, PipelineJob.lease_owner.in_(owners))).all()
+    released: list[int] = []
+    for job in rows:
+        if job.attempts >= job.max_attempts:
+            if _give_up(session, job, why):
+                released.append(job.id)
+            continue
+        res = session.execute(
+            update(PipelineJob)
+            .where(PipelineJob.id == job.id, PipelineJob.status == JobStatus.RUNNING,
+                   PipelineJob.lease_owner == job.lease_owner)
+            .values(status=JobStatus.PENDING, lease_owner=None, lease_expires_at=None,
+                    available_at=utcnow(), last_error=f"attempt {job.attempts}: {why}")
+        )
+        if res.rowcount == 1:
+            released.append(job.id)
+            call = session.get(Call, job.call_id)
+            if call is not None:
+                session.add(PipelineEvent(
+                    call_id=call.id, state=call.status,
+                    detail=f"{job.step} attempt {job.attempts} interrupted: {why}"))
+    session.commit()
+    return released
 
 
 def claim_next(
@@ -43,6 +117,7 @@ def claim_next(
 ) -> PipelineJob | None:
     """Claim one runnable job (oldest first). Commits the claim."""
     now = utcnow()
+    _fail_exhausted(session, now, call_ids)
     q = select(PipelineJob.id).where(_claimable(now)).order_by(PipelineJob.id).limit(5)
     if call_ids is not None:
         q = q.where(PipelineJob.call_id.in_(call_ids))
