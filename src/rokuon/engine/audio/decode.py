@@ -44,7 +44,7 @@ def open_container(src: BinaryIO) -> av.container.InputContainer:
         raise AudioError("empty file (0 bytes)")
     src.seek(0)
     try:
-        return av.open(src, mode="r")
+        return av.open(src, mode="r", metadata_errors="replace")
     except av.error.InvalidDataError as exc:
         raise AudioError("not a recognised audio file (unknown or corrupt container)") from exc
     except av.error.EOFError as exc:

@@ -30,10 +30,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import json
 import math
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.context
+import multiprocessing.forkserver
+import multiprocessing.popen_forkserver
+import multiprocessing.spawn
+import multiprocessing.util
 import os
 import resource
 import signal
@@ -52,9 +58,8 @@ from rokuon.engine.types import ENGINE_SAMPLE_RATE, AudioError, AudioInfo, Decod
 T = TypeVar("T")
 
 # imported once in the fork server, so that each job's child starts with them loaded
-# ("__main__": the server's main script, which the child would otherwise import per job)
-PRELOAD = ["__main__", "av", "numpy", "rokuon.engine.audio.decode",
-           "rokuon.engine.audio.redact", "rokuon.engine.audio.sandbox"]
+PRELOAD = ["av", "numpy", "rokuon.engine.audio.decode", "rokuon.engine.audio.redact",
+           "rokuon.engine.audio.sandbox"]
 READ_AHEAD = 1 << 20  # bytes the child asks for at once
 MAX_READ = 16 << 20  # the most the parent sends for one request
 MAX_MESSAGE = 1 << 20  # control messages (JSON) are small
@@ -143,6 +148,37 @@ def _context() -> Any:
         return _ctx
 
 
+class _Popen(multiprocessing.popen_forkserver.Popen):
+    """The fork server's launch, minus re-importing the parent's main script in every
+    child (``multiprocessing`` would run e.g. the ``rokuon`` command's module, and all it
+    imports, once per job; jobs are module-level functions, imported by name)."""
+
+    def _launch(self, process_obj: Any) -> None:
+        prep = {k: v for k, v in
+                multiprocessing.spawn.get_preparation_data(process_obj._name).items()
+                if k not in ("init_main_from_path", "init_main_from_name")}
+        buf = io.BytesIO()
+        multiprocessing.context.set_spawning_popen(self)
+        try:
+            multiprocessing.context.reduction.dump(prep, buf)
+            multiprocessing.context.reduction.dump(process_obj, buf)
+        finally:
+            multiprocessing.context.set_spawning_popen(None)
+        self.sentinel, w = multiprocessing.forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)  # the child's "parent alive" sentinel
+        self.finalizer = multiprocessing.util.Finalize(
+            self, multiprocessing.util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = multiprocessing.forkserver.read_signed(self.sentinel)
+
+
+class _Process(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _Popen(process_obj)
+
+
 class _Job:
     """The parent's view of one running child."""
 
@@ -183,7 +219,7 @@ def run(fn: Callable[..., T], src: BinaryIO, limits: Limits | None = None, *,
     ctx = _context()
     parent_conn, child_conn = ctx.Pipe(duplex=True)
     job = _Job(limits, output_rate, int(kwargs.get("max_channels", 2)))
-    proc = ctx.Process(target=_child_main, name="rokuon-decode", daemon=True,
+    proc = _Process(target=_child_main, name="rokuon-decode", daemon=True,
                        args=(child_conn, fn, kwargs, size, limits, output_rate))
     try:
         proc.start()
