@@ -72,6 +72,16 @@ def long_recording_then_sleep(src: Any) -> str:
     return "done"
 
 
+def allocate_150mb(src: Any) -> int:
+    return int(np.ones(150 << 20, np.uint8).sum() > 0)
+
+
+def long_recording_then_allocate(src: Any) -> int:
+    assert plain.progress_hook is not None
+    plain.progress_hook(600.0, 2)  # 10 minutes of 16 kHz stereo: about 220 MB more
+    return allocate_150mb(src)
+
+
 def garbage_reply(src: Any) -> None:
     src.conn.send_bytes(b"\x80\x04not json")
     time.sleep(10)
@@ -134,6 +144,25 @@ def test_budgets_grow_with_the_declared_length() -> None:
     assert sandbox.run(long_recording_then_sleep, io.BytesIO(WAV), limits) == "done"
     assert limits.cpu_for(7200) == 10 + 3 * 120 and limits.cpu_for(1e9) == limits.cpu_for(7200)
     assert Limits().wall_for(7200) == 30 + 6 * 120
+
+
+def test_memory_grows_with_the_declared_length() -> None:
+    limits = Limits(memory_mb=64)
+    with pytest.raises(AudioError, match="more than 64 MB of memory"):
+        sandbox.run(allocate_150mb, io.BytesIO(WAV), limits, output_rate=16_000)
+    assert sandbox.run(long_recording_then_allocate, io.BytesIO(WAV), limits,
+                       output_rate=16_000) == 1
+
+
+def test_jobs_from_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = tone_wav(2.0, seed=5)
+    want = plain.decode(io.BytesIO(data)).channels[0]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: sandbox.decode(io.BytesIO(data)), range(8)))
+    for r in results:
+        np.testing.assert_array_equal(r.channels[0], want)
 
 
 def test_a_failing_source_is_not_blamed_on_the_file() -> None:

@@ -220,9 +220,12 @@ def run(fn: Callable[..., T], src: BinaryIO, limits: Limits | None = None, *,
     parent_conn, child_conn = ctx.Pipe(duplex=True)
     job = _Job(limits, output_rate, int(kwargs.get("max_channels", 2)))
     proc = _Process(target=_child_main, name="rokuon-decode", daemon=True,
-                       args=(child_conn, fn, kwargs, size, limits, output_rate))
+                    args=(child_conn, fn, kwargs, size, limits, output_rate))
     try:
         proc.start()
+    except BaseException:
+        parent_conn.close()
+        raise
     finally:
         child_conn.close()
     done = threading.Event()
