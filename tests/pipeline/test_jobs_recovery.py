@@ -8,7 +8,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from rokuon.access.principal import Principal
 from rokuon.calls.ingest import ingest_files
@@ -142,3 +143,42 @@ def test_expired_lease_before_last_attempt_is_claimed_again(rt, tmp_path: Path) 
     with rt.db.session() as s:
         got = jobs.claim_next(s, "w", 60)
         assert got is not None and got.id == job_id and got.attempts == 2
+
+
+def test_lost_database_connection_does_not_use_up_attempts(
+        rt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A database restart cuts a step's connection: the step runs again, however often
+    that happens, and the call does not fail for it. Other errors still count."""
+    from sqlalchemy.exc import OperationalError
+
+    cid = _call(rt, tmp_path, 8)
+
+    def cut(*_a: object) -> None:
+        raise OperationalError("UPDATE pipeline_jobs", {}, Exception("server closed the "
+                               "connection unexpectedly"), connection_invalidated=True)
+
+    monkeypatch.setitem(executor.STEP_FUNCTIONS, "transcribe", cut)
+    for _ in range(rt.settings.max_attempts + 2):
+        with rt.db.session() as s:
+            s.execute(update(PipelineJob).values(available_at=utcnow()))
+            job = jobs.claim_next(s, "w", 60)
+        assert job is not None
+        executor.run_job(rt, job, "w")
+    with rt.db.session() as s:
+        job = s.scalars(select(PipelineJob).where(PipelineJob.call_id == cid)).one()
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+        assert "database connection lost" in job.last_error
+        assert s.get(Call, cid).status == "stored"
+
+    def broken(*_a: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+
+    monkeypatch.setitem(executor.STEP_FUNCTIONS, "transcribe", broken)
+    for _ in range(rt.settings.max_attempts):
+        with rt.db.session() as s:
+            s.execute(update(PipelineJob).values(available_at=utcnow()))
+            job = jobs.claim_next(s, "w", 60)
+        assert job is not None
+        executor.run_job(rt, job, "w")
+    with rt.db.session() as s:
+        assert s.get(Call, cid).status == "failed"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from rokuon.pipeline import jobs
 from rokuon.pipeline.steps import STEP_FUNCTIONS, LeaseLostError, PermanentStepError
@@ -177,6 +178,35 @@ class _Heartbeat(threading.Thread):
                 log.exception("heartbeat failed for job %s", self.job_id)
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the database dropping the connection
+    (a restart, a failover, an administrator): not the step's fault."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DBAPIError) and cur.connection_invalidated:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _record_failure(rt: Runtime, job: PipelineJob, worker: str, msg: str, *,
+                    permanent: bool, counted: bool) -> None:
+    """Record the failed attempt; while the database is unreachable, try a few times
+    (else the job waits for its lease to expire)."""
+    for wait_s in (0.5, 2.0, 5.0, None):
+        try:
+            with rt.db.session() as s:
+                jobs.fail(s, job.id, worker, msg, permanent=permanent, counted=counted,
+                          retry_delay_s=min(rt.settings.job_poll_s * 4, 5.0))
+            return
+        except DBAPIError:
+            if wait_s is None:
+                raise  # the job is retried when its lease expires
+            time.sleep(wait_s)
+
+
 def run_job(rt: Runtime, job: PipelineJob, worker: str) -> None:
     """Run one claimed job to completion or record its failure."""
     hb = _Heartbeat(rt, job.id, worker)
@@ -188,12 +218,16 @@ def run_job(rt: Runtime, job: PipelineJob, worker: str) -> None:
         log.warning("%s", exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost
         permanent = isinstance(exc, PermanentStepError)
+        lost = connection_lost(exc)
         msg = f"{type(exc).__name__}: {exc}" if not permanent else str(exc)
-        log.error("call %s: %s failed: %s", job.call_id, job.step, msg)
+        if lost:
+            msg = f"database connection lost: {str(exc).splitlines()[0]}"
+            log.warning("call %s: %s interrupted, will run again: %s", job.call_id,
+                        job.step, msg)
+        else:
+            log.error("call %s: %s failed: %s", job.call_id, job.step, msg)
         log.debug("%s", traceback.format_exc())
-        with rt.db.session() as s:
-            jobs.fail(s, job.id, worker, msg, permanent=permanent,
-                      retry_delay_s=min(rt.settings.job_poll_s * 4, 5.0))
+        _record_failure(rt, job, worker, msg, permanent=permanent, counted=not lost)
     finally:
         hb.stopped.set()
 

@@ -175,13 +175,19 @@ def complete(session: Session, job: PipelineJob, *, max_attempts: int) -> None:
 
 
 def fail(session: Session, job_id: int, worker: str, error: str, *, permanent: bool,
-         retry_delay_s: float) -> bool:
-    """Record a failed attempt. Returns True when the job (and the call) failed for good."""
+         retry_delay_s: float, counted: bool = True) -> bool:
+    """Record a failed attempt. Returns True when the job (and the call) failed for good.
+    ``counted=False``: the attempt was cut short by something outside the step (the
+    database dropped its connection): it is retried without using up an attempt."""
     job = session.get(PipelineJob, job_id, populate_existing=True)
     if job is None or job.lease_owner != worker:
         return False
     job.last_error = error[:2000]
     job.lease_owner = None
+    if not counted:
+        job.attempts = max(job.attempts - 1, 0)
+        permanent = False
+        error = f"{error} (not counted)"
     final = permanent or job.attempts >= job.max_attempts
     call = session.get(Call, job.call_id)
     if final:
@@ -194,7 +200,7 @@ def fail(session: Session, job_id: int, worker: str, error: str, *, permanent: b
                                       detail=f"{job.step} attempt {job.attempts}: {error}"))
     else:
         job.status = JobStatus.PENDING
-        job.available_at = utcnow() + timedelta(seconds=retry_delay_s * job.attempts)
+        job.available_at = utcnow() + timedelta(seconds=retry_delay_s * max(job.attempts, 1))
         if call is not None:
             session.add(PipelineEvent(call_id=call.id, state=call.status,
                                       detail=f"{job.step} attempt {job.attempts} failed: {error}"))
