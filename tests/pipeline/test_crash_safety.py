@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -275,6 +276,12 @@ def _assert_each_call_once(site: Site, call_ids: list[str]) -> None:
                 assert tuple(fts) == (segs, segs), (cid, tuple(fts), segs)
 
 
+def _wrapped(call: Call):  # type: ignore[no-untyped-def]
+    from rokuon.store.keys import WrappedKey
+
+    return WrappedKey.from_json(call.wrapped_key)
+
+
 def _assert_no_orphan_blob(site: Site) -> None:
     """Every blob file belongs to a call, every call's blob is there, no partial file."""
     rt = site.rt
@@ -385,3 +392,71 @@ def test_postgres_cuts_every_connection_of_a_running_server(site: Site) -> None:
     assert cut >= 3
     _assert_each_call_once(site, call_ids)
     _assert_no_orphan_blob(site)
+
+
+def _big_wav(path: Path, seconds: int) -> None:
+    """A real 48 kHz stereo PCM WAV (noise), big enough that streaming it into the blob
+    store takes a while: about 190 KB per second."""
+    rate, channels, width = 48000, 2, 2
+    size = seconds * rate * channels * width
+    with path.open("wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE")
+        fh.write(b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate,
+                                       rate * channels * width, channels * width, 8 * width))
+        fh.write(b"data" + struct.pack("<I", size))
+        block = os.urandom(1 << 20)
+        for i in range(0, size, len(block)):
+            fh.write(block[: size - i] if size - i < len(block) else
+                     bytes([i // len(block) % 251]) + block[1:])
+
+
+def _kill_ingest_when(site: Site, path: Path, seen: Callable[[], bool], what: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "rokuon.cli.main", "ingest", str(path)],
+                            env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        end = time.monotonic() + 120
+        while not seen():
+            assert proc.poll() is None, (
+                f"ingest ended before {what}: {proc.stderr.read().decode() if proc.stderr else ''}")
+            assert time.monotonic() < end, f"no {what} within 120 s"
+            time.sleep(0.002)
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+
+
+def _partials(site: Site) -> list[Path]:
+    return [p for p in site.rt.settings.blob_dir.rglob("*") if ".partial-" in p.name]
+
+
+def _placed(site: Site) -> list[Path]:
+    return [p for p in site.rt.settings.blob_dir.rglob("original") if p.is_file()]
+
+
+def test_kill_ingest_while_the_recording_streams_in(site: Site, tmp_path: Path) -> None:
+    """SIGKILL ``rokuon ingest`` (a) while the recording is being written into the blob
+    store and (b) after the blob is in place but before the call is recorded: once the
+    server has started (its start-up sweep), there is a complete call or nothing — no
+    call without its blob, no blob or partial file without a call."""
+    big = tmp_path / "big.wav"
+    _big_wav(big, 600)  # 115 MB
+    _kill_ingest_when(site, big, lambda: bool(_partials(site)), "partial blob file")
+    assert _partials(site), "the kill did not land while the blob was written"
+    big.write_bytes(big.read_bytes()[:-1] + b"\x01")  # another recording
+    _kill_ingest_when(site, big, lambda: bool(_placed(site)), "placed blob")
+    with site.rt.db.session() as s:
+        recorded = s.scalar(select(func.count()).select_from(Call))
+    print(f"after the kills: {len(_partials(site))} partial file(s), "
+          f"{len(_placed(site))} placed blob(s), {recorded} call(s)")
+    server = Server(site, "serve", workers=1)
+    try:
+        server.wait_ready()
+    finally:
+        server.stop()
+    _assert_no_orphan_blob(site)
+    with site.rt.db.session() as s:
+        for call in s.scalars(select(Call)):  # a call that made it is complete and usable
+            with site.rt.blobs.open(call.blob_key, _wrapped(call)) as r:
+                assert r.read(4) == b"RIFF"

@@ -221,10 +221,11 @@ def ingest_files(
 
 
 def sweep_orphans(rt: Runtime) -> list[str]:
-    """Remove encrypted blobs that no call row refers to (a crash during ingest)."""
+    """Remove encrypted blobs that no call row refers to (a crash during ingest), and
+    partial files whose writer died."""
     with rt.db.session() as s:
         known = set(s.scalars(select(Call.blob_key)).all())
-    removed = []
+    removed = [str(p) for p in getattr(rt.blobs, "sweep_abandoned_partials", list)()]
     for key in list(rt.blobs.keys()):
         if key.startswith("calls/") and key not in known:
             rt.blobs.delete(key)

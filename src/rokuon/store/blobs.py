@@ -20,6 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: only the age-based sweep
+    fcntl = None  # type: ignore[assignment]
+
 from rokuon.store.blobcrypt import (
     DEFAULT_CHUNK_SIZE,
     BlobIntegrityError,
@@ -98,9 +103,13 @@ def human_size(n: int) -> str:
 
 
 def _open_partial(path: Path) -> BinaryIO:
-    """Create the hidden partial file (mode 0600, must not exist) for writing."""
+    """Create the hidden partial file (mode 0600, must not exist) for writing; the writer
+    holds an exclusive ``flock`` on it until it is closed, so a sweep can tell a partial
+    file being written from one whose writer died (the kernel drops the lock)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return os.fdopen(fd, "wb")
     except BaseException:
         os.close(fd)
@@ -189,9 +198,9 @@ class LocalBlobStore:
                 writer.finish()
                 fh.flush()
                 os.fsync(fh.fileno())
-                fh.close()
-                os.replace(tmp, path)
+                os.replace(tmp, path)  # still open, so still locked until it has its name
                 placed = True
+                fh.close()
                 _fsync_dir(path.parent)
         except BaseException:
             if writer is not None:
@@ -297,6 +306,34 @@ class LocalBlobStore:
                         removed.append(p)
                 except FileNotFoundError:  # finished or swept meanwhile
                     continue
+        return removed
+
+
+    def sweep_abandoned_partials(self) -> list[Path]:
+        """Remove partial files whose writer is gone (killed during a write), whatever
+        their age: a live writer holds its file's lock, and its file is left alone."""
+        removed: list[Path] = []
+        if fcntl is None or not self.root.is_dir():
+            return removed
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not (name.startswith(".") and _PARTIAL in name):
+                    continue
+                p = Path(folder) / name
+                try:
+                    fd = os.open(p, os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:  # finished or swept meanwhile
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # being written
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                        removed.append(p)
+                finally:
+                    os.close(fd)
         return removed
 
 
