@@ -19,6 +19,7 @@ from rokuon.cli.context import cli_settings as _settings
 from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 from rokuon.cli.pci import pci_app
 from rokuon.cli.replay import replay as replay_cmd
+from rokuon.cli.report import report_app
 from rokuon.cli.requests import dsar_app, provision_app
 from rokuon.config import ConfigError
 
@@ -699,6 +700,7 @@ app.add_typer(compliance_app, name="compliance")
 app.add_typer(dsar_app, name="dsar")
 app.add_typer(provision_app, name="provision")
 app.add_typer(pci_app, name="pci")
+app.add_typer(report_app, name="report")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,6 +18,7 @@ from rokuon.engine.types import AudioError, Word
 from rokuon.engine.types import Segment as EngineSegment
 from rokuon.engine.types import Transcript as EngineTranscript
 from rokuon.pipeline import analysis_input, jobs, pci
+from rokuon.reports import figures as report_figures
 from rokuon.runtime import Runtime
 from rokuon.store import search_index
 from rokuon.store.models import AnalysisResult, Call, Party, PipelineJob, Segment, Transcript
@@ -183,6 +184,7 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
         call = s.get(Call, job.call_id)
         if call is not None:
             call.qa_score = qa.get("score") if isinstance(qa, dict) else None
+            report_figures.store(s, job.call_id, {n: json_safe(p) for n, (_, p) in results.items()})
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 

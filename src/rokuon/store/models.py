@@ -609,3 +609,46 @@ class LiveCall(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
                                                  onupdate=utcnow)
+
+
+class CallKpi(Base):
+    """A call's figures for the reports (rokuon.reports), written with its analysis so
+    that a dashboard over 100 000 calls aggregates narrow rows instead of JSON blobs.
+    None = the analysis could not say (one-sided call, analyzer error)."""
+
+    __tablename__ = "call_kpis"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    agent_talk_s: Mapped[float | None] = mapped_column(Float)
+    customer_talk_s: Mapped[float | None] = mapped_column(Float)
+    agent_share: Mapped[float | None] = mapped_column(Float)  # agent talk / all talk
+    silence_s: Mapped[float | None] = mapped_column(Float)
+    hold_s: Mapped[float | None] = mapped_column(Float)
+    overlap_s: Mapped[float | None] = mapped_column(Float)
+    interruptions: Mapped[int | None] = mapped_column(Integer)
+    fillers: Mapped[int | None] = mapped_column(Integer)  # the agent's
+    qa_score: Mapped[float | None] = mapped_column(Float)
+    qa_passed: Mapped[bool | None] = mapped_column(Boolean)
+    complaint: Mapped[bool | None] = mapped_column(Boolean)
+    churn: Mapped[bool | None] = mapped_column(Boolean)
+    negative: Mapped[bool | None] = mapped_column(Boolean)  # customer sentiment
+    announced: Mapped[bool | None] = mapped_column(Boolean)  # recording announcement
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class CallKeywordHit(Base):
+    """How often a keyword (NG, GOOD, custom lists; churn cues; competitor names) was
+    heard in a call, for the keyword ranking."""
+
+    __tablename__ = "call_keyword_hits"
+    __table_args__ = (UniqueConstraint("call_id", "list", "word"),
+                      Index("ix_call_keyword_hits_word", "list", "word"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                         index=True)
+    list: Mapped[str] = mapped_column(String(50))
+    word: Mapped[str] = mapped_column(String(200))
+    hits: Mapped[int] = mapped_column(Integer)
