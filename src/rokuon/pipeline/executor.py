@@ -273,8 +273,12 @@ class EmbeddedExecutor:
         while not self._stop.is_set():
             try:
                 worked = run_one(self.rt, worker)
-            except Exception:  # noqa: BLE001 - keep the worker alive (DB hiccup etc.)
-                log.exception("worker loop error")
+            except Exception as exc:  # noqa: BLE001 - keep the worker alive (DB hiccup etc.)
+                if connection_lost(exc):
+                    log.warning("worker: database connection lost, retrying: %s",
+                                str(exc).splitlines()[0])
+                else:
+                    log.exception("worker loop error")
                 worked = False
             if not worked:
                 self._wake.wait(self.rt.settings.job_poll_s)
