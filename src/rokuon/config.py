@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     public_url: str = ""
     live_idle_timeout_s: float = Field(default=60.0, gt=0)  # no frame for this long: ended
     live_transcription: bool = True  # partial/final text and real-time rules while live
+    # outbound webhooks (docs/integrations.md): true lets endpoints be private, loopback
+    # or link-local addresses (a receiver on the same host or LAN); off = SSRF guard
+    webhook_allow_private: bool = False
 
     # storage / keys
     blob_store: str = "local"

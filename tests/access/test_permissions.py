@@ -62,6 +62,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/breaches/{incident_id}/export"): "export",
     ("POST", "/api/cdr/import"): "admin",
     ("GET", "/api/cdr/reconcile"): "audit", ("GET", "/api/cdr/runs"): "audit",
+    ("GET", "/api/webhooks"): "admin", ("POST", "/api/webhooks"): "admin",
+    ("DELETE", "/api/webhooks/{webhook_id}"): "admin",
+    ("GET", "/api/webhooks/deliveries"): "admin",
+    ("GET", "/api/alerts"): "read", ("POST", "/api/alerts/{alert_id}/ack"): "read",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 

@@ -21,6 +21,7 @@ from rokuon.cli.pci import pci_app
 from rokuon.cli.replay import replay as replay_cmd
 from rokuon.cli.report import report_app
 from rokuon.cli.requests import dsar_app, provision_app
+from rokuon.cli.webhooks import webhooks_app
 from rokuon.config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -43,6 +44,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("replay")(replay_cmd)
 
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]

@@ -185,6 +185,9 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
         if call is not None:
             call.qa_score = qa.get("score") if isinstance(qa, dict) else None
             report_figures.store(s, job.call_id, {n: json_safe(p) for n, (_, p) in results.items()})
+        from rokuon.integrations.webhooks import emit_call_analyzed
+
+        emit_call_analyzed(s, call, results)  # in this transaction (outbox)
         jobs.complete(s, job, max_attempts=rt.settings.max_attempts)
 
 

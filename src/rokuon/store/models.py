@@ -652,3 +652,64 @@ class CallKeywordHit(Base):
     list: Mapped[str] = mapped_column(String(50))
     word: Mapped[str] = mapped_column(String(200))
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class WebhookEndpoint(Base):
+    """Where events go (rokuon.integrations): a Standard Webhooks receiver or a Slack
+    incoming-webhook URL. The signing secret is stored encrypted (rokuon.integrations)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10), default="standard")  # standard | slack
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    wrapped_secret: Mapped[str | None] = mapped_column(Text)  # None for Slack
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, written in the transaction that caused
+    it, sent by the delivery worker with retries (pending → delivered | dead)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(40), index=True)  # the webhook-id header
+    event_type: Mapped[str] = mapped_column(String(50))
+    call_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body that is signed
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Alert(Base):
+    """A real-time or batch alert on a call, with its evidence; one per call + rule +
+    kind. ``call_id`` has no foreign key: a live call's alerts come before its row."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("call_id", "rule", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(32), index=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    speaker: Mapped[str | None] = mapped_column(String(50))
+    start: Mapped[float | None] = mapped_column(Float)
+    end: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text, default="")  # masked
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

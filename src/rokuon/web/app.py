@@ -22,6 +22,7 @@ from rokuon.web import (
     api,
     breach_api,
     cdr_api,
+    integrations_api,
     live_board,
     live_ws,
     log_redact,
@@ -108,9 +109,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
         except Exception:  # noqa: BLE001 - a failed recovery is logged and kept for retry
             log.exception("recovering interrupted live calls failed")
         hub.start()
-        retention = None
+        retention = deliveries = None
         if start_workers:
             executor.start()
+            from rokuon.integrations.delivery import DeliveryWorker
+
+            deliveries = DeliveryWorker(rt).start()  # outbound webhooks and Slack
             from rokuon.compliance.retention import RetentionScheduler
 
             retention = RetentionScheduler(rt).start()
@@ -127,6 +131,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             watcher.stop()
         if retention:
             retention.stop()
+        if deliveries:
+            deliveries.stop()
         executor.stop(timeout=5)
 
     log_redact.install()  # the download link's token never reaches the access log
@@ -149,6 +155,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(breach_api.router)
     app.include_router(live_ws.router)
     app.include_router(live_board.router)
+    app.include_router(integrations_api.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)
