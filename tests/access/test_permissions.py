@@ -62,6 +62,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/breaches/{incident_id}/export"): "export",
     ("POST", "/api/cdr/import"): "admin",
     ("GET", "/api/cdr/reconcile"): "audit", ("GET", "/api/cdr/runs"): "audit",
+    ("GET", "/dashboard"): "report", ("GET", "/api/reports/kpis"): "report",
+    ("GET", "/api/reports/keywords"): "report",
     ("GET", "/api/webhooks"): "admin", ("POST", "/api/webhooks"): "admin",
     ("DELETE", "/api/webhooks/{webhook_id}"): "admin",
     ("GET", "/api/webhooks/deliveries"): "admin",

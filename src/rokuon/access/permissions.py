@@ -13,23 +13,25 @@ from rokuon.access.principal import ROLES, Principal
 # read: list calls, open a call (transcript, analysis); play: stream the audio;
 # download: save the audio file; upload: add a recording; delete: erase (crypto-shred);
 # export: disclosure packages and data subject requests; search: full-text search;
+# report: the dashboard and reports (KPIs, keyword ranking) over the calls in scope;
 # audit: read and export the audit log and the checklist; admin: users, keys, tokens.
-ACTIONS = ("read", "play", "download", "upload", "delete", "export", "search", "audit",
-           "admin")
+ACTIONS = ("read", "play", "download", "upload", "delete", "export", "search", "report",
+           "audit", "admin")
 
 ALL, TEAM, OWN, YES, NO = "all", "team", "own", "yes", "–"
 
 MATRIX: dict[str, dict[str, str]] = {
     "admin": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
-              "export": YES, "search": ALL, "audit": YES, "admin": YES},
+              "export": YES, "search": ALL, "report": ALL, "audit": YES, "admin": YES},
     "compliance": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
-                   "export": YES, "search": ALL, "audit": YES, "admin": NO},
+                   "export": YES, "search": ALL, "report": ALL, "audit": YES, "admin": NO},
     "supervisor": {"read": TEAM, "play": TEAM, "download": TEAM, "upload": YES,
-                   "delete": NO, "export": NO, "search": TEAM, "audit": NO, "admin": NO},
+                   "delete": NO, "export": NO, "search": TEAM, "report": TEAM, "audit": NO,
+                   "admin": NO},
     "operator": {"read": OWN, "play": OWN, "download": OWN, "upload": YES, "delete": NO,
-                 "export": NO, "search": OWN, "audit": NO, "admin": NO},
+                 "export": NO, "search": OWN, "report": OWN, "audit": NO, "admin": NO},
     "auditor": {"read": NO, "play": NO, "download": NO, "upload": NO, "delete": NO,
-                "export": NO, "search": NO, "audit": YES, "admin": NO},
+                "export": NO, "search": NO, "report": NO, "audit": YES, "admin": NO},
 }
 assert set(MATRIX) == set(ROLES) and all(set(v) == set(ACTIONS) for v in MATRIX.values())
 

@@ -22,10 +22,12 @@ from rokuon.web import (
     api,
     breach_api,
     cdr_api,
+    dashboard_ui,
     integrations_api,
     live_board,
     live_ws,
     log_redact,
+    reports_api,
     requests_api,
     requests_ui,
     signin,
@@ -155,6 +157,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(breach_api.router)
     app.include_router(live_ws.router)
     app.include_router(live_board.router)
+    app.include_router(reports_api.router)
+    app.include_router(dashboard_ui.router)
     app.include_router(integrations_api.router)
 
     # innermost: the request's database work is committed before its response starts
