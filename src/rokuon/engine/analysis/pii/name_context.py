@@ -70,6 +70,21 @@ def _nouns_after(toks: list[Any], i: int) -> list[Any]:
     return out
 
 
+def _up_to_particle(toks: list[Any], i: int) -> list[Any]:
+    """The tokens right after token ``i`` up to the next particle or punctuation (at most
+    three, touching, short): after 「息子の」 a name the recogniser broke up — 「剣た」
+    for 健太 is a noun and an auxiliary — still reaches to its が."""
+    out: list[Any] = []
+    end = toks[i].end
+    for t in toks[i + 1: i + 1 + _MAX_NAME_TOKENS + 1]:
+        if t.start != end or t.pos[0] in ("助詞", "補助記号", "空白") or \
+                t.end - toks[i + 1].start > _MAX_NAME_CHARS:
+            return out if t.pos[0] == "助詞" else []
+        out.append(t)
+        end = t.end
+    return []
+
+
 def _nouns_before(toks: list[Any], i: int) -> list[Any]:
     """The nouns right before token ``i`` (at most three, touching, not across の)."""
     out: list[Any] = []
@@ -105,6 +120,10 @@ def context_names(s: _Seg, conf: _Config) -> list[_Span]:
         if t.surface == "の" and t.pos[0] == "助詞":
             how = _relative_before(s, toks, i, conf)
             name = _nouns_after(toks, i) if how else []
+            if how == "exact":  # a relation word as said: the whole word before the particle
+                whole = _up_to_particle(toks, i)
+                if len(whole) > len(name) and len(whole) <= _MAX_NAME_TOKENS:
+                    name = whole
             certain = bool(name) and _proper(name)
             if name and (certain or how == "exact"):
                 out.append((name[0].start, name[-1].end, certain))
