@@ -144,6 +144,13 @@ def test_generic_socket_with_pause_keeps_card_entry_out(app_rt) -> None:  # type
             cid = started["call_id"]
             ws.send_bytes(voice.tobytes()[:-1])  # split mid-sample: reassembled
             ws.send_bytes(voice.tobytes()[-1:])
+            # another agent (or a token of the wrong role) cannot pause someone's call
+            make_user(rt, "kato@example.com", "operator", agent_name="kato")
+            with rt.db.session() as s:
+                kato, _ = create_token(s, Principal.cli(), "kato@example.com",
+                                       ["calls:write"])
+            assert c.post(f"/api/calls/{cid}/pause", headers={
+                "Authorization": f"Bearer {kato}"}).status_code == 404
             r = c.post(f"/api/calls/{cid}/pause", headers=auth)
             assert r.status_code == 200 and r.json()["paused"] is True
             assert c.post(f"/api/calls/{cid}/pause", headers=auth).json()["changed"] is False
@@ -163,7 +170,7 @@ def test_generic_socket_with_pause_keeps_card_entry_out(app_rt) -> None:  # type
             AuditEntry.object_id == cid))]
         roles = {p.channel: p.role for p in s.scalars(select(Party).where(
             Party.call_id == cid))}
-    assert acts.count("call.pause") == 2 and acts.count("call.resume") == 1
+    assert acts.count("call.pause") == 2 and acts.count("call.resume") == 1  # kato: no row
     assert roles == {0: "customer", 1: "agent"}
 
 

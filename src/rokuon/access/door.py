@@ -83,6 +83,18 @@ def scope_filter(principal: Principal, q: Select[Any]) -> Select[Any]:
     return q.where(Call.id.is_(None))  # auditor (and unknown roles): no call content
 
 
+def in_scope(principal: Principal, *, agent: str | None, team: str | None,
+             queue: str | None) -> bool:
+    """``scope_filter`` for one call that is not a row yet (a live call): the same rule."""
+    if principal.role in ("admin", "compliance"):
+        return True
+    if principal.role == "supervisor":
+        return bool(principal.team) and principal.team in (team, queue)
+    if principal.role == "operator":
+        return agent is not None and agent == (principal.agent_name or principal.name)
+    return False
+
+
 def open_break_glass(session: Session, principal: Principal, call_id: str,
                      justification: str) -> BreakGlassGrant:
     """Open one call outside the principal's scope for BREAK_GLASS_MINUTES, with a

@@ -51,14 +51,9 @@ class BoardCall:
     masked: list[Segment] = field(default_factory=list)
 
     def visible_to(self, p: Principal) -> bool:
-        meta = self.session.meta
-        if p.role in ("admin", "compliance"):
-            return True
-        if p.role == "supervisor":
-            return bool(p.team) and p.team in (meta.extra().get("team"), meta.queue)
-        if p.role == "operator":
-            return bool(p.agent_name) and p.agent_name == meta.agent
-        return False
+        from rokuon.live.registry import in_live_scope
+
+        return in_live_scope(p, self.session)
 
     def as_dict(self) -> dict[str, Any]:
         s = self.session

@@ -31,13 +31,15 @@ class LiveRegistry:
 
 
 def may_control(principal: Principal, session: LiveSession) -> bool:
-    """Who may pause or resume a live call: admins and compliance any; a supervisor the
-    calls of their team; an operator their own (metadata 'agent'); tokens as their user."""
-    extra = session.meta.extra()
-    if principal.role in ("admin", "compliance"):
-        return True
-    if principal.role == "supervisor":
-        return bool(principal.team) and principal.team in (extra.get("team"), session.meta.queue)
-    if principal.role == "operator":
-        return bool(principal.agent_name) and principal.agent_name == session.meta.agent
-    return False
+    """Who may pause or resume a live call: whoever has it in scope (the door's rule:
+    admins and compliance any, a supervisor their team's, an operator their own)."""
+    return in_live_scope(principal, session)
+
+
+def in_live_scope(principal: Principal, session: LiveSession) -> bool:
+    from rokuon.access.door import in_scope
+
+    meta = session.meta
+    team = meta.extra().get("team")
+    return in_scope(principal, agent=meta.agent, team=str(team) if team else None,
+                    queue=meta.queue)
