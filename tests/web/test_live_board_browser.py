@@ -14,10 +14,12 @@ import time
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from rokuon.access.principal import Principal
 from rokuon.engine.types import Segment
 from rokuon.live.transcriber import LiveText
+from rokuon.store.models import Alert
 from rokuon.users.tokens import create_token
 from rokuon.web.app import create_app
 from tests.web.conftest import NEW_PASSWORD, make_user, totp_code
@@ -96,6 +98,11 @@ def test_supervisor_watches_a_live_call(installation) -> None:  # type: ignore[n
             expect(card.locator(f"a[href='/calls/{call_id}']")).to_be_visible(timeout=10_000)
             page.screenshot(path=str(rt.settings.home / "live-board.png"))
             browser.close()
+        with rt.db.session() as s:  # kept, once per rule, masked (and sent to webhooks)
+            stored = {a.rule: a for a in s.scalars(select(Alert).where(
+                Alert.call_id == call_id))}
+        assert {"abusive_customer", "card_data"} <= set(stored)
+        assert "9012" not in stored["card_data"].text
     finally:
         srv.should_exit = True
         t.join(10)

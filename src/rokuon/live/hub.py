@@ -26,11 +26,22 @@ class LiveHub:
                  ) -> None:
         self.rt = rt
         self.registry = LiveRegistry()
-        self.board = LiveBoard(lambda: rt.analysis_config, on_alert, self._settled)
+        self.board = LiveBoard(lambda: rt.analysis_config, on_alert or self.store_alert,
+                               self._settled)
         self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
             if transcribe else None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+
+    def store_alert(self, session: LiveSession, alert: dict[str, Any]) -> None:
+        """Keep the alert (deduplicated per call and rule) and send ``alert.raised`` to
+        the webhooks that want it (rokuon.integrations)."""
+        from rokuon.integrations.alerts import raise_alert
+
+        with self.rt.db.session() as s:
+            raise_alert(s, call_id=alert["call_id"], rule=alert["rule"], kind=alert["kind"],
+                        speaker=alert["speaker"], start=alert["start"], end=alert["end"],
+                        text=alert["text"], score=alert["score"])
 
     def _settled(self, call_id: str) -> bool:
         return self.transcriber is None or not self.transcriber.pending(call_id)
