@@ -90,8 +90,12 @@ def alert_dict(a: Alert) -> dict[str, Any]:
 
 def _scoped(principal: Principal, q: Select[Any]) -> Select[Any]:
     """Alerts on calls the principal may read (the door's scope). A live call's alerts
-    come before its call row: only roles that see all calls see those."""
-    return scope_filter(principal, q.outerjoin(Call, Call.id == Alert.call_id))
+    come before its call row: only roles whose scope is every call see those."""
+    calls = select(Call.id)
+    scoped = scope_filter(principal, calls)
+    if scoped is calls:  # the door left the query as it was: all calls
+        return q
+    return q.where(Alert.call_id.in_(scoped))
 
 
 def list_alerts(session: Session, principal: Principal, *, call_id: str | None = None,
