@@ -40,7 +40,8 @@ def _insert_once(session: Session, values: dict[str, Any]) -> bool:
         session.add(Alert(**values))
         session.flush()
         return True
-    return bool(session.execute(stmt).rowcount)
+    # RETURNING says whether this statement inserted (rowcount is -1 on some drivers)
+    return session.execute(stmt.returning(Alert.id)).first() is not None
 
 
 def _find(session: Session, call_id: str, rule: str, kind: str) -> Alert | None:
