@@ -165,3 +165,13 @@ def test_seeds_are_valid_and_decode() -> None:
 def test_mutated_recordings_decode_or_fail_cleanly(case: tuple[str, list]) -> None:  # type: ignore[type-arg]
     name, ops = case
     run_case(mutate(seeds()[name], ops))
+
+
+def test_found_by_fuzzing_unknown_codec_and_bad_metadata() -> None:
+    """Raised AttributeError / UnicodeDecodeError from inside PyAV before."""
+    wav = bytearray(seeds()["wav-pcm16"])
+    wav[20:22] = struct.pack("<H", 0x1234)  # a format tag no decoder knows
+    assert run_case(bytes(wav)) == "AudioError: unsupported audio codec (no decoder for it)"
+    flac = seeds()["flac"]
+    at = flac.index(b"encoder=") + 8  # a Vorbis comment value, now not UTF-8
+    assert run_case(flac[:at] + b"\xff\xfe" + flac[at + 2:]) == "decoded"

@@ -61,6 +61,8 @@ def audio_stream(container: av.container.InputContainer
         raise AudioError("no audio stream in the file")
     stream = streams[0]
     ctx = stream.codec_context
+    if ctx is None:  # FFmpeg has no decoder for the codec the header names
+        raise AudioError("unsupported audio codec (no decoder for it)")
     channels = ctx.channels or (ctx.layout.nb_channels if ctx.layout else 0)
     if container.duration is not None:
         duration = container.duration / av.time_base
@@ -112,12 +114,17 @@ def check_complete(declared_s: float, decoded_s: float) -> None:
                          f"{decoded_s:.1f} s decodable")
 
 
+class _FormatChanged(Exception):
+    pass
+
+
 class Frames:
     """Decoded (and optionally resampled, flushed at the end) frames of one stream.
 
     A decoder error stops the iteration and is remembered; ``finish`` then says
     whether the file is usable: a damaged last second (a recorder cut off mid-frame)
-    is tolerated, anything else is truncated or corrupt."""
+    is tolerated, anything else is truncated or corrupt. Frames must keep the sample
+    format, layout and rate of the first one (a change mid-stream is damage too)."""
 
     def __init__(self, container: av.container.InputContainer, stream: av.audio.AudioStream,
                  resampler: av.AudioResampler | None = None) -> None:
@@ -126,11 +133,17 @@ class Frames:
         self.error: str | None = None
         self._channels = stream.codec_context.channels or 1
         self._report_at = PROGRESS_EVERY_S
+        self._shape: tuple[str, str, int] | None = None
 
     def __iter__(self) -> Iterator[av.AudioFrame]:
         try:
             for packet in self.container.demux(self.stream):
                 for frame in packet.decode():
+                    shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+                    if self._shape is None:
+                        self._shape = shape
+                    elif shape != self._shape:
+                        raise _FormatChanged
                     self.seconds += frame.samples / (frame.sample_rate or 1)
                     if progress_hook is not None and self.seconds >= self._report_at:
                         # room for the buffer to grow by half before the next report
@@ -142,6 +155,8 @@ class Frames:
                         yield from self.resampler.resample(frame)
         except av.error.FFmpegError as exc:
             self.error = exc.strerror or str(exc)
+        except _FormatChanged:
+            self.error = "the audio format changes in the middle of the stream"
         if self.resampler is not None:
             yield from self.resampler.resample(None)
 

@@ -218,7 +218,6 @@ def run(fn: Callable[..., T], src: BinaryIO, limits: Limits | None = None, *,
     src.seek(0)
     ctx = _context()
     parent_conn, child_conn = ctx.Pipe(duplex=True)
-    job = _Job(limits, output_rate, int(kwargs.get("max_channels", 2)))
     proc = _Process(target=_child_main, name="rokuon-decode", daemon=True,
                     args=(child_conn, fn, kwargs, size, limits, output_rate))
     try:
@@ -228,6 +227,8 @@ def run(fn: Callable[..., T], src: BinaryIO, limits: Limits | None = None, *,
         raise
     finally:
         child_conn.close()
+    # the clock starts once the child exists (not while a fork server starts up)
+    job = _Job(limits, output_rate, int(kwargs.get("max_channels", 2)))
     done = threading.Event()
     watchdog = threading.Thread(target=_watch, args=(job, proc, done), daemon=True,
                                 name="rokuon-decode-watchdog")
