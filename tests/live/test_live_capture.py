@@ -19,7 +19,15 @@ from rokuon.access.principal import Principal
 from rokuon.live.session import LiveSession
 from rokuon.live.twilio import expected_signature
 from rokuon.store.keys import WrappedKey
-from rokuon.store.models import AuditEntry, Call, LiveCall, LiveState, Party, PipelineJob
+from rokuon.store.models import (
+    Alert,
+    AuditEntry,
+    Call,
+    LiveCall,
+    LiveState,
+    Party,
+    PipelineJob,
+)
 from rokuon.users.tokens import create_token
 from rokuon.web.app import create_app
 from tests.web.conftest import make_user
@@ -211,3 +219,22 @@ def test_a_call_cut_off_by_a_crash_is_stored_at_the_next_start(app_rt) -> None: 
     assert 2.5 * 8000 <= len(audio) <= 3.5 * 8000
     assert np.array_equal(audio[:, 0], np.frombuffer(pcm, dtype="<i2")[:len(audio)])
     assert "recovered" in call.extra_metadata["live_note"]
+
+
+def test_erasing_a_live_call_leaves_no_alert_or_live_row(app_rt) -> None:  # type: ignore[no-untyped-def]
+    from rokuon.calls.erase import erase_call
+    from rokuon.calls.metadata import CallMetadata
+    from rokuon.integrations.alerts import raise_alert
+
+    app, rt = app_rt
+    sess = LiveSession(rt, source="ws", meta=CallMetadata(agent="sato"), rate=8000,
+                       channels=1, actor=Principal.cli())
+    sess.write((_tone(300, 1.0) * 20000).astype("<i2").tobytes())
+    with rt.db.session() as s:
+        raise_alert(s, call_id=sess.call_id, rule="complaint", kind="complaint",
+                    speaker="customer", start=0.1, end=0.9, text="責任者を出せ", score=0.8)
+    cid = sess.finish()
+    erase_call(rt, Principal.cli(), cid, reason="erasure request 7")
+    with rt.db.session() as s:
+        assert s.scalars(select(Alert).where(Alert.call_id == cid)).all() == []
+        assert s.get(LiveCall, cid) is None and s.get(Call, cid) is None

@@ -46,6 +46,7 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
         call.wrapped_key = None  # the shred: explicit even though the row goes too
         s.flush()
         s.delete(call)  # cascades: parties, transcripts, segments, analysis, jobs, events
+        _erase_side_records(s, call_id)
         rec = DeletionRecord(call_id=call_id, actor=principal.name, reason=reason,
                              policy=policy)
         s.add(rec)
@@ -53,6 +54,22 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
                      detail={"reason": reason, "policy": policy})
     rt.blobs.delete(blob_key)  # after commit: a crash here leaves only undecryptable bytes
     return rec
+
+
+def _erase_side_records(s: Session, call_id: str) -> None:
+    """What other tables keep of the call without a foreign key: its alerts (evidence
+    text), its webhook payloads (undelivered ones are dropped, sent ones blanked: the
+    delivery log keeps that something was sent, not what) and its live-call row."""
+    from sqlalchemy import delete, update
+
+    from rokuon.store.models import Alert, LiveCall, WebhookDelivery
+
+    s.execute(delete(Alert).where(Alert.call_id == call_id))
+    s.execute(delete(WebhookDelivery).where(WebhookDelivery.call_id == call_id,
+                                            WebhookDelivery.status == "pending"))
+    s.execute(update(WebhookDelivery).where(WebhookDelivery.call_id == call_id)
+              .values(payload='{"erased": true}'))
+    s.execute(delete(LiveCall).where(LiveCall.id == call_id))
 
 
 def legal_hold_for(session: Session, call: Call) -> str | None:
