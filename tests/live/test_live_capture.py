@@ -135,7 +135,13 @@ def _ws_token(rt) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_generic_socket_with_pause_keeps_card_entry_out(app_rt) -> None:  # type: ignore[no-untyped-def]
+    from rokuon.integrations.webhooks import add_endpoint, new_secret
+    from rokuon.store.models import WebhookDelivery
+
     app, rt = app_rt
+    with rt.db.session() as s:  # a receiver for the live events (nothing listens: queued)
+        add_endpoint(s, rt.keys, "http://127.0.0.1:9/hook", ["call.started", "call.ended"],
+                     secret=new_secret(), allow_private=True)
     token = _ws_token(rt)
     auth = {"Authorization": f"Bearer {token}"}
     voice = (np.stack([_tone(300, 1.0), _tone(500, 1.0)], 1) * 32767).astype("<i2")
@@ -180,6 +186,13 @@ def test_generic_socket_with_pause_keeps_card_entry_out(app_rt) -> None:  # type
             Party.call_id == cid))}
     assert acts.count("call.pause") == 2 and acts.count("call.resume") == 1  # kato: no row
     assert roles == {0: "customer", 1: "agent"}
+    with rt.db.session() as s:
+        events = {json.loads(d.payload)["type"]: json.loads(d.payload)["data"]
+                  for d in s.scalars(select(WebhookDelivery).where(
+                      WebhookDelivery.call_id == cid))}
+    assert events["call.started"]["agent"] == "sato"
+    assert events["call.ended"] == {"call_id": cid, "duration_s": 3.0,
+                                    "paused_spans": [[1.0, 2.0]]}
 
 
 def test_bad_frames_get_a_clear_error_and_what_arrived_is_kept(app_rt) -> None:  # type: ignore[no-untyped-def]

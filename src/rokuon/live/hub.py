@@ -67,10 +67,24 @@ class LiveHub:
             except Exception:  # noqa: BLE001
                 log.exception("live board tick failed")
 
+    def _emit(self, event: str, data: dict[str, Any]) -> None:
+        from rokuon.integrations.webhooks import emit
+
+        try:
+            with self.rt.db.session() as s:
+                emit(s, event, data)
+        except Exception:  # noqa: BLE001 - an event that cannot be queued never costs audio
+            log.exception("queueing %s failed", event)
+
     def opened(self, session: LiveSession) -> None:
-        """A stream started: register it, show it, transcribe it."""
+        """A stream started: register it, show it, transcribe it, tell the webhooks."""
         self.registry.add(session)
         self.board.opened(session)
+        meta = session.meta
+        self._emit("call.started", {"call_id": session.call_id, "source": session.source,
+                                    "agent": meta.agent, "queue": meta.queue,
+                                    "direction": meta.direction,
+                                    "external_id": meta.external_id})
         if self.transcriber is None:
             return
         roles = session.meta.channels or self.rt.settings.default_channels
@@ -91,3 +105,6 @@ class LiveHub:
     def closed(self, session: LiveSession) -> None:
         self.registry.remove(session.call_id)
         self.board.ended(session.call_id)
+        self._emit("call.ended", {"call_id": session.call_id,
+                                  "duration_s": round(session.seconds, 3),
+                                  "paused_spans": session.paused})
