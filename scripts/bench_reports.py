@@ -82,7 +82,10 @@ def _seed(n: int, days: int, seed: int = 0) -> dict[str, str]:
             print(f"  seeded {min(n, a + BATCH)}/{n} calls "
                   f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         if rt.settings.effective_database_url.startswith("postgresql"):
-            with rt.db.engine.connect() as conn:
+            # planner statistics, as autovacuum would gather them after a bulk load (in
+            # a transaction that is rolled back they would be thrown away)
+            with rt.db.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("ANALYZE")
         secrets = {}
         with rt.db.session() as s:
