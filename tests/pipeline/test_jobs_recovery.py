@@ -182,3 +182,24 @@ def test_lost_database_connection_does_not_use_up_attempts(
         executor.run_job(rt, job, "w")
     with rt.db.session() as s:
         assert s.get(Call, cid).status == "failed"
+
+
+def test_process_lock_is_taken_in_every_home_it_works_for(rt, tmp_path: Path) -> None:
+    """A lock held in one home says nothing to another home's workers: a process that
+    works for a second home (tests, tools) takes its lock there too (it used to return
+    early, so its jobs in the second home looked like a dead worker's)."""
+    from types import SimpleNamespace
+
+    other = SimpleNamespace(settings=SimpleNamespace(home=tmp_path / "other-home"))
+    executor.hold_process_lock(other)  # type: ignore[arg-type]
+    executor.hold_process_lock(rt)
+    token = executor.owner_token(executor.worker_name())
+    for home in (other.settings.home, rt.settings.home):
+        lock = home / "run" / "workers" / f"{token}.lock"
+        assert lock.exists(), lock
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)

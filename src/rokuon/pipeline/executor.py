@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - not on POSIX: dead workers wait for th
 
 RECLAIM_EVERY_S = 2.0
 _proc_lock = threading.Lock()
-_proc: dict[str, object] = {}  # pid, token, fd (the held lock), path, last reclaim
+_proc: dict[str, object] = {}  # pid, token, held (workers folder -> locked fd), last reclaim
 
 
 def _process_token() -> str:
@@ -84,16 +84,22 @@ def workers_dir(rt: Runtime) -> Path:
 
 
 def hold_process_lock(rt: Runtime) -> None:
-    """Take this process's liveness lock (once) before it claims any job."""
+    """Take this process's liveness lock in ``rt``'s home (once per home) before it
+    claims any job there. One process may work for several homes (tests, tools), and
+    a lock held in one home says nothing to the workers of another."""
     if fcntl is None:
         return
     token = _process_token()
+    folder = workers_dir(rt)
     with _proc_lock:
-        if "fd" in _proc:
-            return
-        folder = workers_dir(rt)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        held: dict[str, int] = _proc.setdefault("held", {})  # type: ignore[assignment]
         path = folder / f"{token}.lock"
+        if str(folder) in held and path.exists():
+            return
+        if str(folder) in held:  # the file was removed under us (home wiped): again
+            with contextlib.suppress(OSError):
+                os.close(held.pop(str(folder)))
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         # locked before it gets its name, so no file named *.lock is ever unlocked
         # while its process lives
         tmp = folder / f".{token}.tmp"
@@ -107,7 +113,7 @@ def hold_process_lock(rt: Runtime) -> None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        _proc.update(fd=fd, path=path)
+        held[str(folder)] = fd
 
 
 def _is_dead(folder: Path, token: str) -> bool:
