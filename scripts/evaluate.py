@@ -163,6 +163,8 @@ def main() -> int:
     ap.add_argument("--prompt", default=None, help='"verbatim", a text, or "" (default: '
                     "the installation's setting)")
     ap.add_argument("--cpu-isa", default=None, help="AVX2 (default), auto, AVX512, GENERIC")
+    ap.add_argument("--fillers", choices=["on", "off"], default="on",
+                    help="write misspelt fillers as fillers (asr_restore_fillers)")
     ap.add_argument("--real", type=Path, help="a directory of real recordings")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval-asr",
                     help="stereo pipeline transcripts are kept here for "
@@ -183,7 +185,8 @@ def main() -> int:
                          cpu_isa=args.cpu_isa or s.asr_cpu_isa,
                          hotwords=rt.asr_hotwords() if args.hotwords == "on" else None,
                          hotwords_roles=tuple(s.asr_hotwords_roles),
-                         language_check=s.asr_language_check)
+                         language_check=s.asr_language_check,
+                         restore_fillers=args.fillers == "on" and s.asr_restore_fillers)
     engine: Any = WhisperEngine(options, s.models_dir)
     if args.engine == "bare":
         from rokuon.engine.asr import numerics
@@ -192,7 +195,8 @@ def main() -> int:
         numerics.pin(options.cpu_isa)
         engine = BareEngine(resolve_model(s.asr_model, s.models_dir), options)
     print(f"engine={args.engine} hotwords={options.hotwords!r} prompt={options.initial_prompt!r}"
-          f" cpu_isa={options.cpu_isa} temperatures={options.temperatures}")
+          f" cpu_isa={options.cpu_isa} temperatures={options.temperatures}"
+          f" restore_fillers={options.restore_fillers}")
     dirs = [d for d in (args.calls or sorted(CORPUS.glob("*"))) if (d / "truth.json").exists()]
     if args.limit:
         dirs = dirs[: args.limit]

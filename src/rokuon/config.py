@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # a low-confidence stretch is checked for another language; if it is not Japanese it
     # is transcribed in that language and marked, if unintelligible it is marked as such
     asr_language_check: bool = True
+    # fillers Whisper heard but spelt as words (「Aと」 「絵」 「運」) written as fillers
+    # (engine/asr/fillers.py; measured in docs/evaluation.md)
+    asr_restore_fillers: bool = True
     models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
 
     # ingest

@@ -88,6 +88,7 @@ class Runtime:
                     hotwords=self.asr_hotwords() if s.asr_hotwords else None,
                     hotwords_roles=tuple(s.asr_hotwords_roles),
                     language_check=s.asr_language_check,
+                    restore_fillers=s.asr_restore_fillers,
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
             return self.__dict__["_asr"]

@@ -72,6 +72,7 @@ class AsrOptions:
     hotwords_roles: tuple[str, ...] = ("agent",)
     cpu_isa: str = "AVX2"  # CPU kernel family pinned for reproducibility (numerics.py)
     language_check: bool = True  # doubtful stretches: another language? (language.py)
+    restore_fillers: bool = True  # misspelt fillers written as fillers (fillers.py)
 
 
 @dataclass
@@ -164,6 +165,7 @@ class WhisperEngine:
                                  "avg_logprob_below": RETRY_LOGPROB,
                                  "as": "fresh window, no prompt, beam search"},
                 "vad": "silero-default" if o.vad else None,
+                "restore_fillers": o.restore_fillers,
                 "compute_type": o.compute_type, "device": o.device,
                 "cpu_threads": o.cpu_threads}
 
@@ -334,13 +336,20 @@ class WhisperEngine:
             raw = RawSegment(start=ws[0].start, end=ws[-1].end,
                              text="".join(w.text for w in ws), avg_logprob=0.0,
                              no_speech_prob=0.0, compression_ratio=1.0, words=ws)
-            segs = to_engine([raw], role, channel, tight_activity(samples))
+            segs = self._fillers(to_engine([raw], role, channel, tight_activity(samples)))
             out.append([replace(seg, start=round(seg.start + offset, 3),
                                 end=round(seg.end + offset, 3),
                                 words=[replace(w, start=round(w.start + offset, 3),
                                                end=round(w.end + offset, 3))
                                        for w in seg.words]) for seg in segs])
         return out
+
+    def _fillers(self, segments: list[Segment]) -> list[Segment]:
+        if not self.options.restore_fillers:
+            return segments
+        from rokuon.engine.asr import fillers
+
+        return fillers.restore(segments)
 
     def hotwords_for(self, role: str) -> str | None:
         return self.options.hotwords if role in self.options.hotwords_roles else None
@@ -386,9 +395,9 @@ class WhisperEngine:
                     else None)
                 speech[role] = list(res.speech)
                 kept, why = self.guard_channel(res)
-                segments += mark_languages(
+                segments += self._fillers(mark_languages(
                     to_engine(kept, role, ch, tight_activity(samples, regions=res.speech)),
-                    res.marked)
+                    res.marked))
                 dropped += [{**d, "speaker": role} for d in why]
                 languages += [res.language] if res.language and kept else []
         elif audio.channels:
@@ -397,9 +406,9 @@ class WhisperEngine:
             kept, dropped = self.guard_channel(res)
             languages += [res.language] if res.language and kept else []
             segments, diarization = self.diarizer().assign(
-                samples, mark_languages(to_engine(kept, "speaker_0", None,
-                                                  tight_activity(samples, regions=res.speech)),
-                                        res.marked),
+                samples, self._fillers(mark_languages(
+                    to_engine(kept, "speaker_0", None,
+                              tight_activity(samples, regions=res.speech)), res.marked)),
                 res.speech, roles or MONO_ROLES)
         segments.sort(key=lambda s: (s.start, s.end))
         return Transcript(segments=segments,
