@@ -165,6 +165,9 @@ def main() -> int:
     ap.add_argument("--cpu-isa", default=None, help="AVX2 (default), auto, AVX512, GENERIC")
     ap.add_argument("--fillers", choices=["on", "off"], default="on",
                     help="write misspelt fillers as fillers (asr_restore_fillers)")
+    ap.add_argument("--replies", choices=["on", "off"], default="on",
+                    help="listen again to the customer's replies after the agent mentions "
+                    "the recording (asr_reply_look)")
     ap.add_argument("--real", type=Path, help="a directory of real recordings")
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "eval-asr",
                     help="stereo pipeline transcripts are kept here for "
@@ -186,7 +189,9 @@ def main() -> int:
                          hotwords=rt.asr_hotwords() if args.hotwords == "on" else None,
                          hotwords_roles=tuple(s.asr_hotwords_roles),
                          language_check=s.asr_language_check,
-                         restore_fillers=args.fillers == "on" and s.asr_restore_fillers)
+                         restore_fillers=args.fillers == "on" and s.asr_restore_fillers,
+                         reply_look=rt.asr_reply_look()
+                         if args.replies == "on" and s.asr_reply_look else None)
     engine: Any = WhisperEngine(options, s.models_dir)
     if args.engine == "bare":
         from rokuon.engine.asr import numerics
@@ -196,7 +201,8 @@ def main() -> int:
         engine = BareEngine(resolve_model(s.asr_model, s.models_dir), options)
     print(f"engine={args.engine} hotwords={options.hotwords!r} prompt={options.initial_prompt!r}"
           f" cpu_isa={options.cpu_isa} temperatures={options.temperatures}"
-          f" restore_fillers={options.restore_fillers}")
+          f" restore_fillers={options.restore_fillers}"
+          f" reply_look={options.reply_look is not None}")
     dirs = [d for d in (args.calls or sorted(CORPUS.glob("*"))) if (d / "truth.json").exists()]
     if args.limit:
         dirs = dirs[: args.limit]

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # fillers Whisper heard but spelt as words (「Aと」 「絵」 「運」) written as fillers
     # (engine/asr/fillers.py; measured in docs/evaluation.md)
     asr_restore_fillers: bool = True
+    # stereo: the customer's replies after the agent mentions the recording are decoded
+    # again with the consent vocabulary (consent: asr_reply: in the analysis config;
+    # engine/asr/replies.py)
+    asr_reply_look: bool = True
     models_path: Path | None = None  # where packaged models are assembled (default HOME/models)
 
     # ingest

@@ -15,6 +15,7 @@ from rokuon.store.db import Database
 
 if TYPE_CHECKING:
     from rokuon.access.audit_keys import AuditKeys
+    from rokuon.engine.asr.replies import ReplyLook
     from rokuon.engine.asr.transcribe import WhisperEngine
     from rokuon.store.blobs import BlobStore
     from rokuon.store.keys import KeyProvider
@@ -89,6 +90,7 @@ class Runtime:
                     hotwords_roles=tuple(s.asr_hotwords_roles),
                     language_check=s.asr_language_check,
                     restore_fillers=s.asr_restore_fillers,
+                    reply_look=self.asr_reply_look() if s.asr_reply_look else None,
                 )
                 self.__dict__["_asr"] = WhisperEngine(opts, s.models_dir)
             return self.__dict__["_asr"]
@@ -103,6 +105,20 @@ class Runtime:
         path = s.asr_vocabulary or (s.home / "vocabulary.yaml")
         terms = vocabulary.load_file(path) if s.asr_vocabulary or path.is_file() else []
         return vocabulary.hotwords(terms + vocabulary_from_lists(self.analysis_config))
+
+    def asr_reply_look(self) -> ReplyLook | None:
+        """What the recogniser listens for again in the customer's replies (consent:
+        asr_reply: anchors, terms in the analysis config); None when not configured."""
+        from rokuon.engine.asr import vocabulary
+        from rokuon.engine.asr.replies import ReplyLook
+
+        reply = self.analysis_config.get("consent", {}).get("asr_reply") or {}
+        anchors = tuple(vocabulary.clean(str(a)) for a in reply.get("anchors") or [] if a)
+        terms = tuple(vocabulary.clean(str(t)) for t in reply.get("terms") or [] if t)
+        hot = vocabulary.hotwords(list(reply.get("hotwords") or terms))
+        if not anchors or not terms or not hot:
+            return None
+        return ReplyLook(anchors=anchors, terms=terms, hotwords=hot)
 
     @property
     def analysis_config(self) -> dict:

@@ -20,7 +20,8 @@ import numpy as np
 from rokuon.engine.asr import numerics, provenance
 from rokuon.engine.asr.hallucination import RawSegment, RawWord, Speech, guard
 from rokuon.engine.asr.model import load_model_at
-from rokuon.engine.asr.words import cut_segments, fit_span
+from rokuon.engine.asr.replies import Clip, ReplyLook
+from rokuon.engine.asr.words import cut_segments, fit_span, fit_words
 from rokuon.engine.audio.activity import tight_activity
 from rokuon.engine.types import ENGINE_SAMPLE_RATE, DecodedAudio, Segment, Transcript, Word
 
@@ -73,6 +74,9 @@ class AsrOptions:
     cpu_isa: str = "AVX2"  # CPU kernel family pinned for reproducibility (numerics.py)
     language_check: bool = True  # doubtful stretches: another language? (language.py)
     restore_fillers: bool = True  # misspelt fillers written as fillers (fillers.py)
+    # stereo: the customer's replies after an agent's anchor term decoded again with the
+    # reply vocabulary (replies.py); None: off
+    reply_look: ReplyLook | None = None
 
 
 @dataclass
@@ -166,6 +170,9 @@ class WhisperEngine:
                                  "as": "fresh window, no prompt, beam search"},
                 "vad": "silero-default" if o.vad else None,
                 "restore_fillers": o.restore_fillers,
+                "reply_look": None if o.reply_look is None else {
+                    "anchors": list(o.reply_look.anchors), "terms": list(o.reply_look.terms),
+                    "hotwords": o.reply_look.hotwords},
                 "compute_type": o.compute_type, "device": o.device,
                 "cpu_threads": o.cpu_threads}
 
@@ -303,31 +310,8 @@ class WhisperEngine:
         pauses are dropped: what Whisper says over silence is invented). All clips share
         one hotword setting (the caller groups them: ``hotwords_for``). One plain decode:
         no retries or language second look (the batch transcript at the end has them)."""
-        gap = np.zeros(int(BATCH_GAP_S * ENGINE_SAMPLE_RATE), dtype=np.float32)
-        parts: list[np.ndarray] = []
-        bounds: list[tuple[float, float]] = []
-        pos = 0
-        for samples, *_ in clips:
-            bounds.append((pos / ENGINE_SAMPLE_RATE, (pos + len(samples)) / ENGINE_SAMPLE_RATE))
-            parts += [samples.astype(np.float32), gap]
-            pos += len(samples) + len(gap)
-        audio = np.concatenate(parts)
-        from rokuon.engine.asr import language
-
-        # capped like speech can be (a loop over the pauses would otherwise run to 448
-        # tokens: 10 s of decoding on a CPU for a 5 s utterance)
-        segments, _ = self._decode(audio, self._language(), self.hotwords_for(clips[0][1]),
-                                   max_new_tokens=language.max_tokens(audio),
-                                   beam_size=LIVE_BEAM_SIZE)
-        words: list[list[RawWord]] = [[] for _ in clips]
-        for seg in self._raw(segments):
-            for w in seg.words:
-                mid = (w.start + w.end) / 2
-                for i, (a, b) in enumerate(bounds):
-                    if a <= mid <= b:
-                        words[i].append(RawWord(w.text, max(0.0, w.start - a),
-                                                min(b - a, w.end - a), w.probability))
-                        break
+        words = self._decode_clips([c[0] for c in clips], self.hotwords_for(clips[0][1]),
+                                   LIVE_BEAM_SIZE)
         out: list[list[Segment]] = []
         for (samples, role, channel, offset), ws in zip(clips, words, strict=True):
             if not ws:
@@ -343,6 +327,60 @@ class WhisperEngine:
                                                end=round(w.end + offset, 3))
                                        for w in seg.words]) for seg in segs])
         return out
+
+    def _decode_clips(self, clips: list[np.ndarray], hotwords: str | None,
+                      beam_size: int | None) -> list[list[RawWord]]:
+        """Clips laid end to end with a pause between them, decoded once; the words of
+        each clip (times relative to it). A word goes back to the clip its middle falls
+        in; words in the pauses are dropped (what Whisper says over silence is
+        invented)."""
+        gap = np.zeros(int(BATCH_GAP_S * ENGINE_SAMPLE_RATE), dtype=np.float32)
+        parts: list[np.ndarray] = []
+        bounds: list[tuple[float, float]] = []
+        pos = 0
+        for samples in clips:
+            bounds.append((pos / ENGINE_SAMPLE_RATE, (pos + len(samples)) / ENGINE_SAMPLE_RATE))
+            parts += [samples.astype(np.float32), gap]
+            pos += len(samples) + len(gap)
+        audio = np.concatenate(parts)
+        from rokuon.engine.asr import language
+
+        # capped like speech can be (a loop over the pauses would otherwise run to 448
+        # tokens: 10 s of decoding on a CPU for a 5 s utterance)
+        segments, _ = self._decode(audio, self._language(), hotwords,
+                                   max_new_tokens=language.max_tokens(audio),
+                                   beam_size=beam_size)
+        words: list[list[RawWord]] = [[] for _ in clips]
+        for seg in self._raw(segments):
+            for w in seg.words:
+                mid = (w.start + w.end) / 2
+                for i, (a, b) in enumerate(bounds):
+                    if a <= mid <= b:
+                        words[i].append(RawWord(w.text, max(0.0, w.start - a),
+                                                min(b - a, w.end - a), w.probability))
+                        break
+        return words
+
+    def _reply_decode(self, clips: list[Clip], hotwords: str) -> list[list[Word]]:
+        """Reply clips (samples, offset) decoded together with ``hotwords``: the words
+        of each, fitted to its voice activity, in recording time."""
+        raw = self._decode_clips([c for c, _ in clips], hotwords, None)
+        out: list[list[Word]] = []
+        for (samples, offset), ws in zip(clips, raw, strict=True):
+            words = fit_words([Word(w.text.strip(), w.start, w.end, w.probability)
+                               for w in ws if w.text.strip()], tight_activity(samples))
+            out.append([Word(w.text, round(w.start + offset, 3), round(w.end + offset, 3),
+                             w.probability) for w in words])
+        return out
+
+    def _replies(self, segments: list[Segment], channels: dict[str, np.ndarray]
+                 ) -> list[Segment]:
+        look = self.options.reply_look
+        if look is None or "agent" not in channels or "customer" not in channels:
+            return segments
+        from rokuon.engine.asr.replies import listen_again
+
+        return listen_again(segments, channels, look, self._reply_decode)[0]
 
     def _fillers(self, segments: list[Segment]) -> list[Segment]:
         if not self.options.restore_fillers:
@@ -395,11 +433,15 @@ class WhisperEngine:
                     else None)
                 speech[role] = list(res.speech)
                 kept, why = self.guard_channel(res)
-                segments += self._fillers(mark_languages(
+                segments += mark_languages(
                     to_engine(kept, role, ch, tight_activity(samples, regions=res.speech)),
-                    res.marked))
+                    res.marked)
                 dropped += [{**d, "speaker": role} for d in why]
                 languages += [res.language] if res.language and kept else []
+            segments.sort(key=lambda s: (s.start, s.end))
+            by_role = {roles[ch] if ch < len(roles) else f"speaker_{ch}": samples
+                       for ch, samples in enumerate(audio.channels)}
+            segments = self._fillers(self._replies(segments, by_role))
         elif audio.channels:
             samples = audio.channels[0]
             res = self.transcribe_channel(samples)
