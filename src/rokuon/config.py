@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     home: Path = DEFAULT_HOME
     database_url: str | None = None
+    # the embedded SQLite database is a SQLCipher file, its key wrapped by the KEK
+    # (store/dbcrypt.py); PostgreSQL: encrypt below it (docs/security.md)
+    database_encryption: bool = True
 
     # ASR engine
     asr_model: str = "packaged"  # "packaged" | local directory | model hub name

@@ -41,6 +41,12 @@ def init_installation(settings: Settings, admin_email: str) -> InitResult:
     os.chmod(settings.home, 0o700)
     rt = Runtime(settings, require_init=False)
     try:
+        from rokuon.store.keys import LocalKeyFileProvider
+
+        # the KEK first: the embedded database is encrypted with a key it wraps
+        if settings.key_provider == "local" and not settings.key_file.exists():
+            settings.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            LocalKeyFileProvider.create(settings.key_file)
         engine = rt.db.engine
         if "users" in inspect(engine).get_table_names():
             with rt.db.session() as s:
@@ -48,11 +54,6 @@ def init_installation(settings: Settings, admin_email: str) -> InitResult:
                     raise AlreadyInitialisedError(
                         f"database {_redact(settings.effective_database_url)} already holds a "
                         "rokuon installation; refusing to overwrite it")
-        from rokuon.store.keys import LocalKeyFileProvider
-
-        if settings.key_provider == "local" and not settings.key_file.exists():
-            settings.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            LocalKeyFileProvider.create(settings.key_file)
         migrate.upgrade(engine)
         rt.audit_keys.mac_key()  # created now, 0600, beside the data key file
         rt.audit_keys.signing_key()

@@ -6,6 +6,7 @@ that only lists calls never loads the ASR model.
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -47,7 +48,35 @@ class Runtime:
     @cached_property
     def db(self) -> Database:
         return Database(self.settings.effective_database_url,
-                        info={"audit_keys": self.audit_keys})
+                        info={"audit_keys": self.audit_keys},
+                        sqlite_key=self.database_key())
+
+    def database_key(self) -> bytes | None:
+        """The SQLCipher key of the embedded database (None: PostgreSQL, or encryption
+        off). Made on first use; an unencrypted file is encrypted in place first."""
+        from rokuon.store import dbcrypt
+
+        s = self.settings
+        path = dbcrypt.sqlite_file(s.effective_database_url)
+        if path is None or not s.database_encryption:
+            return None
+        key_dir = s.key_file.parent
+        fresh = not path.exists() or dbcrypt.is_plaintext(path)
+        key = dbcrypt.database_key(key_dir, self.keys, create=fresh)
+        if key is None:
+            raise dbcrypt.DatabaseKeyError(
+                f"database {path} is encrypted but {dbcrypt.key_path(key_dir)} is missing "
+                "(restore the keys folder from its backup)")
+        if dbcrypt.is_plaintext(path):
+            from rokuon.store.keys import folder_lock
+
+            with folder_lock(key_dir):
+                if dbcrypt.is_plaintext(path):
+                    dbcrypt.encrypt_in_place(path, key)
+        dbcrypt.open_check(path, key)
+        if path.exists() and path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)  # SQLite makes its WAL and SHM with the file's mode
+        return key
 
     @cached_property
     def keys(self) -> KeyProvider:

@@ -44,6 +44,11 @@ def test_backup_erase_restore(installation, tmp_path: Path, monkeypatch: pytest.
     # no plaintext audio in the backup: the recordings are the encrypted blobs
     raw = tone_wav(1.0, seed=91)
     assert raw[2000:2064] not in bfile.read_bytes()
+    # nor a transcript or a customer's metadata in the clear: the rows are encrypted
+    assert "バックアップ試験91".encode() not in bfile.read_bytes()
+    assert b'"sato"' not in bfile.read_bytes()
+    with zipfile.ZipFile(bfile) as zf:
+        assert "db/calls.jsonl.enc" in zf.namelist()
 
     assert _run("calls", "delete", erase, "--reason", "erasure request").exit_code == 0
 
@@ -107,3 +112,27 @@ def test_damaged_backup_is_refused(installation, tmp_path: Path) -> None:
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     assert "not a readable rokuon backup" in _run("backup", "verify",
                                                   str(tmp_path / "junk.zip")).stderr
+
+
+def test_backup_rows_need_the_backup_key(installation, tmp_path: Path) -> None:
+    """The rows decrypt only with the backup's own key (wrapped by the KEK), and an
+    altered member is refused by name rather than restored."""
+    from rokuon.compliance import backup
+
+    _, rt = installation
+    _call(rt, 94)
+    bfile = tmp_path / "k.zip"
+    assert _run("backup", "create", str(bfile)).exit_code == 0
+    with zipfile.ZipFile(bfile) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        sealed = zf.read("db/segments.jsonl.enc")
+    dek = backup._backup_key(rt, manifest)
+    assert dek is not None
+    assert "バックアップ試験94" in backup._open(dek, "db/segments.jsonl.enc", sealed).decode()
+    with pytest.raises(backup.BackupError, match="db/segments.jsonl.enc"):
+        backup._open(dek, "db/segments.jsonl.enc", sealed[:-1] + bytes([sealed[-1] ^ 1]))
+    with pytest.raises(backup.BackupError, match="db/calls.jsonl.enc"):
+        backup._open(dek, "db/calls.jsonl.enc", sealed)  # a member moved under another name
+    manifest["db_key"] = manifest["db_key"].replace(manifest["db_key"][40:48], "AAAAAAAA")
+    with pytest.raises(backup.BackupError, match="cannot be decrypted"):
+        backup._backup_key(rt, manifest)

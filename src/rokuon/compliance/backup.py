@@ -3,10 +3,13 @@ blobs of the calls in it. Key material is NOT in the backup (back up ROKUON_HOME
 separately); without it a backup cannot be decrypted, and restoring an old backup
 re-erases every call shredded since (``shred_list``).
 
-Format: a ZIP (stored, not compressed) with ``manifest.json`` (version, time, schema
-revision, table row counts, sha256 of every member), ``db/<table>.jsonl`` (one JSON
-object per row, taken in a single read transaction) and ``blobs/<key>`` (the
-encrypted files, byte for byte).
+Format 2: a ZIP (stored, not compressed) with ``manifest.json`` (version, time, schema
+revision, table row counts, sha256 of every member, the recordings the backup must hold,
+and ``db_key``: the backup's own data key wrapped by the KEK), ``db/<table>.jsonl.enc``
+(one JSON object per row, taken in a single read transaction, AES-256-GCM encrypted with
+that data key: transcripts and customer numbers are never in a backup in the clear, as
+they are not in the database file) and ``blobs/<key>`` (the encrypted files, byte for
+byte). Format 1 (plain ``db/<table>.jsonl``) is still restored.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from rokuon.runtime import Runtime
 from rokuon.store import migrate
 from rokuon.store.models import Base, Call
 
-FORMAT = "rokuon-backup/1"
+FORMAT = "rokuon-backup/2"
+FORMATS = {"rokuon-backup/1", FORMAT}
+_NONCE = 12
 SKIP_TABLES = {"web_sessions"}  # sessions are not worth restoring
 
 
@@ -43,6 +48,29 @@ def _json_default(v: Any) -> Any:
     raise TypeError(f"cannot serialise {type(v).__name__}")
 
 
+def _seal(dek: bytes, name: str, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_NONCE)
+    return nonce + AESGCM(dek).encrypt(nonce, data, name.encode())
+
+
+def _open(dek: bytes, name: str, sealed: bytes) -> bytes:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(dek).decrypt(sealed[:_NONCE], sealed[_NONCE:], name.encode())
+    except InvalidTag as exc:
+        raise BackupError(f"{name}: does not decrypt with the backup's key (altered?)") \
+            from exc
+
+
+def _member(table_name: str, manifest: dict[str, Any]) -> str:
+    plain = f"db/{table_name}.jsonl"
+    return plain if manifest.get("format") == "rokuon-backup/1" else plain + ".enc"
+
+
 def _tables() -> list[Any]:
     return [t for t in Base.metadata.sorted_tables if t.name not in SKIP_TABLES]
 
@@ -54,7 +82,9 @@ def create_backup(rt: Runtime, out: Path, actor: Principal) -> dict[str, Any]:
     tmp = out.with_name(f".{out.name}.partial")
     manifest: dict[str, Any] = {"format": FORMAT, "created_at": datetime.now().astimezone()
                                 .isoformat(), "schema": migrate.head_revision(),
-                                "tables": {}, "files": {}}
+                                "tables": {}, "files": {}, "recordings": []}
+    dek = os.urandom(32)
+    manifest["db_key"] = rt.keys.wrap(dek).to_json()
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf, \
                 rt.db.engine.connect() as conn:
@@ -64,9 +94,11 @@ def create_backup(rt: Runtime, out: Path, actor: Principal) -> dict[str, Any]:
                 blob_keys: list[str] = []
                 for table in _tables():
                     rows = [dict(r._mapping) for r in conn.execute(select(table))]
-                    data = "".join(json.dumps(r, ensure_ascii=False, default=_json_default)
-                                   + "\n" for r in rows).encode()
-                    name = f"db/{table.name}.jsonl"
+                    plain = "".join(json.dumps(r, ensure_ascii=False,
+                                               default=_json_default)
+                                    + "\n" for r in rows).encode()
+                    name = _member(table.name, manifest)
+                    data = _seal(dek, name, plain)
                     zf.writestr(name, data)
                     manifest["tables"][table.name] = len(rows)
                     manifest["files"][name] = hashlib.sha256(data).hexdigest()
@@ -79,6 +111,7 @@ def create_backup(rt: Runtime, out: Path, actor: Principal) -> dict[str, Any]:
                 data = path.read_bytes()
                 zf.writestr(f"blobs/{key}", data)
                 manifest["files"][f"blobs/{key}"] = hashlib.sha256(data).hexdigest()
+                manifest["recordings"].append(f"blobs/{key}")
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
         os.chmod(tmp, 0o600)
         os.replace(tmp, out)
@@ -101,12 +134,13 @@ class VerifyReport:
 
 
 def verify_backup(path: Path) -> VerifyReport:
-    """Checks every member against the manifest and that each call's blob is there."""
+    """Checks every member against the manifest and that each call's blob is there
+    (needs no keys: the digests are of the stored, encrypted bytes)."""
     rep = VerifyReport(ok=True)
     try:
         with zipfile.ZipFile(path) as zf:
             manifest = json.loads(zf.read("manifest.json"))
-            if manifest.get("format") != FORMAT:
+            if manifest.get("format") not in FORMATS:
                 return VerifyReport(False, [f"unknown format {manifest.get('format')}"])
             names = set(zf.namelist()) - {"manifest.json"}
             for name, digest in manifest["files"].items():
@@ -116,13 +150,17 @@ def verify_backup(path: Path) -> VerifyReport:
                     rep.problems.append(f"{name}: content does not match the manifest")
             for extra in sorted(names - set(manifest["files"])):
                 rep.problems.append(f"{extra}: not in the manifest")
-            calls = [json.loads(line) for line in zf.read("db/calls.jsonl").splitlines()
-                     if line.strip()]
-            rep.calls = len(calls)
-            for c in calls:
-                if c["wrapped_key"] and f"blobs/{c['blob_key']}" not in names:
-                    rep.problems.append(f"call {c['id']}: its recording is missing")
-                elif c["wrapped_key"]:
+            rep.calls = int(manifest["tables"].get("calls", 0))
+            if manifest["format"] == "rokuon-backup/1":
+                calls = [json.loads(line) for line in
+                         zf.read("db/calls.jsonl").splitlines() if line.strip()]
+                wanted = {f"blobs/{c['blob_key']}": c["id"] for c in calls if c["wrapped_key"]}
+            else:
+                wanted = {m: m[len("blobs/"):] for m in manifest["recordings"]}
+            for member, what in wanted.items():
+                if member not in names:
+                    rep.problems.append(f"recording of {what}: missing")
+                else:
                     rep.blobs += 1
     except (OSError, zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
         return VerifyReport(False, [f"{path}: not a readable rokuon backup ({exc})"])
@@ -158,17 +196,19 @@ def restore_backup(rt: Runtime, path: Path, actor: Principal) -> dict[str, Any]:
                               "one")
     with zipfile.ZipFile(path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
+        dek = _backup_key(rt, manifest)
         with rt.db.engine.begin() as conn:
             existing = set(inspect(conn).get_table_names())
             for table in reversed(_tables()):
                 if table.name in existing:
                     conn.execute(table.delete())
             for table in _tables():
-                name = f"db/{table.name}.jsonl"
+                name = _member(table.name, manifest)
                 if name not in manifest["files"]:
                     continue
+                data = zf.read(name) if dek is None else _open(dek, name, zf.read(name))
                 rows = [_coerce(table, json.loads(line)) for line in
-                        zf.read(name).splitlines() if line.strip()]
+                        data.splitlines() if line.strip()]
                 if rows:
                     conn.execute(table.insert(), rows)
             if conn.dialect.name == "postgresql":  # move sequences past restored ids
@@ -203,6 +243,20 @@ def restore_backup(rt: Runtime, path: Path, actor: Principal) -> dict[str, Any]:
         audit.record(s, actor, "backup.restore", object_type="backup", object_id=path.name,
                      detail={"calls": rep.calls, "reshredded": len(reshredded)})
     return {"calls": rep.calls - len(reshredded), "reshredded": reshredded}
+
+
+def _backup_key(rt: Runtime, manifest: dict[str, Any]) -> bytes | None:
+    """The backup's data key (None for a format-1 backup, whose rows are plain)."""
+    from rokuon.store.keys import WrappedKey
+
+    if manifest["format"] == "rokuon-backup/1":
+        return None
+    try:
+        return rt.keys.unwrap(WrappedKey.from_json(manifest["db_key"]))
+    except Exception as exc:  # noqa: BLE001
+        raise BackupError("this backup cannot be decrypted with the keys in "
+                          f"{rt.settings.key_file.parent}: copy the original key folder "
+                          f"there ({exc})") from exc
 
 
 def _check_keys(rt: Runtime) -> None:

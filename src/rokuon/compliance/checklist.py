@@ -106,6 +106,16 @@ def _proven(rt: Runtime, s: Session, now: datetime) -> list[dict[str, Any]]:
         "Recordings are encrypted at rest (a key per recording)", not missing,
         f"{len(calls)} recordings, AES-256-GCM, key provider '{rt.settings.key_provider}'"
         + (f"; {len(missing)} missing blob(s)" if missing else ""))
+    if rt.db.url.startswith("sqlite"):
+        add("database_encrypted", "データベース（書き起こし・検索索引・顧客番号）を暗号化している",
+            "The database (transcripts, search index, customer numbers) is encrypted",
+            rt.db.encrypted, "SQLCipher, key wrapped by the KEK" if rt.db.encrypted else
+            "database_encryption = false: the SQLite file is plain text")
+    else:
+        add("database_encrypted", "データベース（書き起こし・検索索引・顧客番号）を暗号化している",
+            "The database (transcripts, search index, customer numbers) is encrypted",
+            None, "PostgreSQL: encrypt its volume and require TLS (docs/security.md); "
+            "attest it below")
     add("pci_mode", "カード番号・セキュリティコードをマスクしている（PCI モード）",
         "Card numbers and security codes are masked (PCI mode)", rt.settings.pci_mode,
         "pci_mode = " + str(rt.settings.pci_mode).lower())

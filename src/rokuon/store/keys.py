@@ -93,8 +93,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    """Serialise rotations (several processes may share one key file)."""
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Serialise changes to the keys folder: rotations (several processes may share one
+    key file), encrypting the database in place."""
     fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -290,7 +291,7 @@ class LocalKeyFileProvider:
         kek_id = new_kek_id()
         tmp = self.path.with_name(f".{self.path.name}.new-{secrets.token_hex(6)}")
         try:
-            with _folder_lock(self.path.parent):
+            with folder_lock(self.path.parent):
                 _, keys, _ = self._load()  # start from what is on disk now
                 while kek_id in keys:
                     kek_id = new_kek_id()

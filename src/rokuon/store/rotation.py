@@ -13,7 +13,10 @@ from rokuon.store.models import Call
 
 
 def rotate_kek(rt: Runtime, principal: Principal, *, batch: int = 200) -> tuple[str, int]:
+    from rokuon.store.dbcrypt import rewrap_database_key
+
     new_id = rt.keys.rotate()
+    rewrap_database_key(rt.settings.key_file.parent, rt.keys)  # the embedded database's
     done = 0
     last = ""
     while True:
