@@ -173,8 +173,12 @@ def verify_exported(doc: dict[str, Any], public_pem: bytes) -> list[int]:
 
 def query(session: Session, *, since: datetime | None = None, actor: str | None = None,
           action: str | None = None, object_id: str | None = None,
-          outcome: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+          outcome: str | None = None, limit: int = 1000,
+          before: int | None = None) -> list[AuditEntry]:
+    """Newest first; ``before``: only entries older than that id (the next page)."""
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before is not None:
+        q = q.where(AuditEntry.id < before)
     if since is not None:
         q = q.where(AuditEntry.at >= since)
     if actor:

@@ -78,13 +78,28 @@ def same_origin(request: Request) -> bool:
     return bool(netloc) and netloc in hosts
 
 
+ERROR_PAGES = {400, 403, 404, 409, 413, 429}
+
+
 def error_response(request: Request, status: int, detail: str,
                    headers: dict[str, str] | None = None) -> Response:
-    """``{"error": ...}`` for the API, a plain line for pages."""
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": detail}, status_code=status, headers=headers)
-    return Response(f"{status}: {detail}", status_code=status, headers=headers,
-                    media_type="text/plain; charset=utf-8")
+    """``{"error": ...}`` for the API (and other machine routes), a styled page in the
+    reader's language for a browser."""
+    path = request.url.path
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if path.startswith(("/api/", "/ingest/")) or not wants_page:
+        if path.startswith("/api/"):
+            return JSONResponse({"error": detail}, status_code=status, headers=headers)
+        return Response(f"{status}: {detail}", status_code=status, headers=headers,
+                        media_type="text/plain; charset=utf-8")
+    from rokuon.web.ui import render
+
+    heading = f"error_{status}" if status in ERROR_PAGES else "error_other"
+    resp = render(request, "error.html", status_code=status, auth=None, status=status,
+                  heading=heading, detail=detail)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
 
 
 def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:

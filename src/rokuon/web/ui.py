@@ -71,16 +71,34 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+AUDIT_PAGE = 100
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, actor: str = "", action: str = "", call: str = "",
-               auth: Auth = Depends(ui_auth), s: Session = Depends(db_session)) -> Response:
+               before: int | None = None, auth: Auth = Depends(ui_auth),
+               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
+    """The audit log, newest first, a page at a time (keyset on the entry id), times in
+    the installation's time zone."""
+    from zoneinfo import ZoneInfo
+
     require_action(auth, "audit")
     rows = audit.query(s, actor=actor or None, action=action or None, object_id=call or None,
-                       limit=500)
-    entries = [audit.as_row(e) for e in rows]
-    audit.record(s, auth.principal, "audit.query", detail={"rows": len(entries)})
+                       limit=AUDIT_PAGE + 1, before=before)
+    older = rows[AUDIT_PAGE].id + 1 if len(rows) > AUDIT_PAGE else None
+    rows = rows[:AUDIT_PAGE]
+    tz = ZoneInfo(rt.settings.timezone)
+    entries = []
+    for e in rows:
+        row = audit.as_row(e)
+        at = e.at if e.at.tzinfo else e.at.replace(tzinfo=ZoneInfo("UTC"))
+        row["local_at"] = at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        entries.append(row)
+    audit.record(s, auth.principal, "audit.query",
+                 detail={"rows": len(entries), "before": before})
     return render(request, "audit.html", auth=auth, entries=entries, actor=actor,
-                  action=action, call=call)
+                  action=action, call=call, before=before, older=older,
+                  tz=rt.settings.timezone)
 
 
 @router.get("/compliance/report", response_class=HTMLResponse)
