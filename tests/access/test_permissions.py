@@ -68,6 +68,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/webhooks/{webhook_id}"): "admin",
     ("GET", "/api/webhooks/deliveries"): "admin",
     ("GET", "/api/alerts"): "read", ("POST", "/api/alerts/{alert_id}/ack"): "read",
+    ("GET", "/api/calls/{call_id}/comments"): "read",
+    ("POST", "/api/calls/{call_id}/comments"): "read",
+    ("POST", "/api/calls/{call_id}/comments/{comment_id}/ack"): "read",
+    ("DELETE", "/api/calls/{call_id}/comments/{comment_id}"): "read",
+    ("POST", "/calls/{call_id}/comments"): "read",
+    ("POST", "/calls/{call_id}/comments/{comment_id}/ack"): "read",
+    ("PUT", "/api/calls/{call_id}/qa/{criterion}"): "coach",
+    ("DELETE", "/api/calls/{call_id}/qa/{criterion}"): "coach",
+    ("POST", "/calls/{call_id}/qa/{criterion}"): "coach",
+    ("GET", "/api/coaching/queue"): "coach", ("GET", "/coaching"): "coach",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -105,7 +115,8 @@ def people(installation):  # type: ignore[no-untyped-def]
 
 def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  # type: ignore[no-untyped-def]
     url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32) \
-        .replace("{incident_id}", "0" * 32)
+        .replace("{incident_id}", "0" * 32).replace("{comment_id}", "0") \
+        .replace("{criterion}", "greeting")
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)

@@ -14,24 +14,29 @@ from rokuon.access.principal import ROLES, Principal
 # download: save the audio file; upload: add a recording; delete: erase (crypto-shred);
 # export: disclosure packages and data subject requests; search: full-text search;
 # report: the dashboard and reports (KPIs, keyword ranking) over the calls in scope;
+# coach: override a QA criterion of a call in scope (commenting needs only read);
 # audit: read and export the audit log and the checklist; admin: users, keys, tokens.
 ACTIONS = ("read", "play", "download", "upload", "delete", "export", "search", "report",
-           "audit", "admin")
+           "coach", "audit", "admin")
 
 ALL, TEAM, OWN, YES, NO = "all", "team", "own", "yes", "–"
 
 MATRIX: dict[str, dict[str, str]] = {
     "admin": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
-              "export": YES, "search": ALL, "report": ALL, "audit": YES, "admin": YES},
+              "export": YES, "search": ALL, "report": ALL, "coach": ALL, "audit": YES,
+              "admin": YES},
     "compliance": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
-                   "export": YES, "search": ALL, "report": ALL, "audit": YES, "admin": NO},
-    "supervisor": {"read": TEAM, "play": TEAM, "download": TEAM, "upload": YES,
-                   "delete": NO, "export": NO, "search": TEAM, "report": TEAM, "audit": NO,
+                   "export": YES, "search": ALL, "report": ALL, "coach": NO, "audit": YES,
                    "admin": NO},
+    "supervisor": {"read": TEAM, "play": TEAM, "download": TEAM, "upload": YES,
+                   "delete": NO, "export": NO, "search": TEAM, "report": TEAM, "coach": TEAM,
+                   "audit": NO, "admin": NO},
     "operator": {"read": OWN, "play": OWN, "download": OWN, "upload": YES, "delete": NO,
-                 "export": NO, "search": OWN, "report": OWN, "audit": NO, "admin": NO},
+                 "export": NO, "search": OWN, "report": OWN, "coach": NO, "audit": NO,
+                 "admin": NO},
     "auditor": {"read": NO, "play": NO, "download": NO, "upload": NO, "delete": NO,
-                "export": NO, "search": NO, "report": NO, "audit": YES, "admin": NO},
+                "export": NO, "search": NO, "report": NO, "coach": NO, "audit": YES,
+                "admin": NO},
 }
 assert set(MATRIX) == set(ROLES) and all(set(v) == set(ACTIONS) for v in MATRIX.values())
 

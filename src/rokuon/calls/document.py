@@ -76,6 +76,12 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
     events = session.scalars(select(PipelineEvent).where(PipelineEvent.call_id == call.id)
                              .order_by(PipelineEvent.id)).all()
     analysis = latest_analysis(session, call.id)
+    if "qa" in analysis:  # the effective result: manual overrides applied, automatic beside
+        from rokuon.coaching.overrides import effective_qa
+
+        analysis["qa"] = effective_qa(session, call.id, analysis["qa"])
+    from rokuon.coaching.comments import threads_of
+
     corrections = session.scalars(select(TranscriptCorrection).where(
         TranscriptCorrection.call_id == call.id).order_by(TranscriptCorrection.id)).all()
     return {
@@ -105,6 +111,7 @@ def call_document(session: Session, call: Call, tz: str, *, with_words: bool = F
                          "corrected": c.corrected_text, "note": c.note, "by": c.corrected_by,
                          "at": iso(c.corrected_at, tz)} for c in corrections],
         "redactions": call.redactions or [],
+        "comments": [t.as_dict() for t in threads_of(session, call.id)],
         "quarantine": None if call.quarantined_at is None else {  # PCI: held for review
             "at": iso(call.quarantined_at, tz), "reason": call.quarantine_reason},
         "pipeline": {

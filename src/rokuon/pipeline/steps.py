@@ -180,11 +180,17 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
                                      transcript_id=tr_id, payload=payload))
             else:
                 existing.payload, existing.transcript_id = payload, tr_id
-        qa = results.get("qa", (0, None))[1]
+        from rokuon.coaching.overrides import effective_qa
+
+        # a supervisor's overrides still hold after the call is analysed again
+        qa = effective_qa(s, job.call_id, json_safe(results.get("qa", (0, None))[1]))
         call = s.get(Call, job.call_id)
         if call is not None:
             call.qa_score = qa.get("score") if isinstance(qa, dict) else None
-            report_figures.store(s, job.call_id, {n: json_safe(p) for n, (_, p) in results.items()})
+            figures = {n: json_safe(p) for n, (_, p) in results.items()}
+            if "qa" in figures:
+                figures["qa"] = qa
+            report_figures.store(s, job.call_id, figures)
         from rokuon.integrations.webhooks import emit_call_analyzed
 
         emit_call_analyzed(s, call, results)  # in this transaction (outbox)

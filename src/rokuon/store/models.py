@@ -713,3 +713,7 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(320))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# the coaching cycle's tables live in their own module (registered on Base here)
+from rokuon.store.models_coaching import CallComment, QaOverride  # noqa: E402, F401

@@ -22,6 +22,7 @@ from rokuon.web import (
     api,
     breach_api,
     cdr_api,
+    coaching_web,
     dashboard_ui,
     integrations_api,
     live_board,
@@ -175,6 +176,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(reports_api.router)
     app.include_router(dashboard_ui.router)
     app.include_router(integrations_api.router)
+    app.include_router(coaching_web.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)

@@ -61,8 +61,11 @@ def call_page(request: Request, call_id: str, auth: Auth = Depends(ui_auth),
         doc = show_call(s, auth.principal, call_id, rt.settings.timezone)
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    from rokuon.access.permissions import allowed
+
     pieces = transcript_pieces(doc["segments"], doc.get("analysis"))
-    return render(request, "call.html", auth=auth, call=doc, pieces=pieces)
+    return render(request, "call.html", auth=auth, call=doc, pieces=pieces,
+                  can_coach=allowed(auth.principal, "coach"))
 
 
 @router.get("/healthz")

@@ -40,6 +40,16 @@
     seek(t);
   });
 
+  // Coaching: "use the playing position" fills the comment's time (m:ss)
+  var nowBtn = document.getElementById("comment-now");
+  var atField = document.getElementById("comment-at");
+  if (nowBtn && atField) {
+    nowBtn.addEventListener("click", function () {
+      var t = Math.floor(player.currentTime || 0);
+      atField.value = Math.floor(t / 60) + ":" + ("0" + (t % 60)).slice(-2);
+    });
+  }
+
   player.addEventListener("timeupdate", function () {
     var t = player.currentTime;
     lines.forEach(function (li) {
