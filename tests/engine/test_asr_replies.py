@@ -43,6 +43,13 @@ def test_replies_inside_the_window_after_an_anchor_are_picked() -> None:
     assert candidates(misheard, windows(misheard, LOOK.anchors)) == [1]
     # no anchor, no second listen
     assert candidates(CALL[:1] + CALL[2:], windows(CALL[:1] + CALL[2:], LOOK.anchors)) == []
+    # a reply Whisper was sure of is not listened to twice
+    sure = [CALL[1], _seg("customer", 8.0, "はいかまいません", p=0.9)]
+    assert candidates(sure, windows(sure, LOOK.anchors)) == []
+    # only the answer: the customer's first two turns after the anchor, not the request
+    later = [CALL[1], _seg("customer", 7.0, "えっ"), _seg("customer", 8.0, "6本はやめて"),
+             _seg("customer", 12.0, "請求書の件です")]
+    assert candidates(later, windows(later, LOOK.anchors)) == [1, 2]
 
 
 def test_new_words_are_kept_only_when_they_respell_the_same_sounds_with_a_term() -> None:
