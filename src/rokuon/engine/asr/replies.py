@@ -11,9 +11,9 @@ So, on a stereo call: where the agent's text says one of the *anchor* terms (録
 segments that start within ``REPLY_WINDOW_S`` after it — is decoded again, all such
 replies together in one window, with the reply vocabulary as hotwords; but only a reply
 that Whisper was unsure of (mean word probability below ``DOUBT``): a confident
-「はい、かまいません」 is not listened to twice (on the corpus this halved the calls that
-pay the extra decode, ≈ 1.5 s of CPU each). A segment takes the new words only when they say a reply term
-that the first decode did not *and sound like what the first decode wrote* (weighted
+「はい、かまいません」 is not listened to twice (the extra decode cost ≈ 1.5 s of CPU
+on a 68 s call). A segment takes the new words only when they say a reply term that
+the first decode did not *and sound like what the first decode wrote* (weighted
 mora edit distance of the two readings at most ``MAX_SOUND_CHANGE`` of their length):
 the second decode may spell the same sounds differently (6本 → 録音, ロコーン → 録音),
 never put other words in (Whisper biased by a prompt of refusals will write
