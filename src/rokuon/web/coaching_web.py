@@ -35,16 +35,10 @@ from rokuon.web.deps import (
     runtime,
     ui_auth,
 )
+from rokuon.web.integrations_api import read_auth  # the one read check (before the body)
 
 router = APIRouter()
 JSON_BODY = Body(None)  # parsed by hand after the role check (a 403 before any 422)
-
-
-def read_auth(auth: Auth = Depends(api_auth)) -> Auth:
-    """Checked before the body is read."""
-    require_action(auth, "read")
-    require_scope(auth, "calls:read")
-    return auth
 
 
 def coach_auth(auth: Auth = Depends(api_auth)) -> Auth:
