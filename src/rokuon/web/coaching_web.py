@@ -15,6 +15,8 @@ and come back to the call; ``/coaching`` is the supervisor's queue.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Form, HTTPException, Request
@@ -30,12 +32,12 @@ from rokuon.web.deps import (
     api_auth,
     check_csrf,
     db_session,
+    read_auth,
     require_action,
     require_scope,
     runtime,
     ui_auth,
 )
-from rokuon.web.integrations_api import read_auth  # the one read check (before the body)
 
 router = APIRouter()
 JSON_BODY = Body(None)  # parsed by hand after the role check (a 403 before any 422)
@@ -58,6 +60,16 @@ def _fail(exc: Exception) -> HTTPException:
 ERRORS = (NotFound, AccessDenied, comments.CommentError, overrides.OverrideError)
 
 
+@contextmanager
+def domain_errors(s: Session) -> Iterator[None]:
+    """The coaching rules' refusals as HTTP answers (404 / 403 / 422), nothing written."""
+    try:
+        yield
+    except ERRORS as exc:
+        s.rollback()
+        raise _fail(exc) from exc
+
+
 def _body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPException(status_code=422, detail="body: a JSON object is expected")
@@ -67,11 +79,9 @@ def _body(body: Any) -> dict[str, Any]:
 @router.get("/api/calls/{call_id}/comments")
 def list_comments(call_id: str, auth: Auth = Depends(read_auth),
                   s: Session = Depends(db_session)) -> dict[str, Any]:
-    try:
+    with domain_errors(s):
         return {"comments": [t.as_dict() for t in comments.threads(s, auth.principal,
                                                                     call_id)]}
-    except ERRORS as exc:
-        raise _fail(exc) from exc
 
 
 @router.post("/api/calls/{call_id}/comments", status_code=201)
@@ -80,12 +90,9 @@ def add_comment(request: Request, call_id: str, body: Any = JSON_BODY,
                 ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
     b = _body(body)
-    try:
+    with domain_errors(s):
         c = comments.add(s, auth.principal, call_id, body=b.get("body"), at_s=b.get("at_s"),
                          kind=b.get("kind", "comment"), parent_id=b.get("parent_id"))
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
     return comments.as_dict(c)
 
 
@@ -94,11 +101,8 @@ def ack_comment(request: Request, call_id: str, comment_id: int,
                 auth: Auth = Depends(read_auth), s: Session = Depends(db_session)
                 ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
-    try:
+    with domain_errors(s):
         return comments.as_dict(comments.acknowledge(s, auth.principal, call_id, comment_id))
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
 
 
 @router.delete("/api/calls/{call_id}/comments/{comment_id}")
@@ -106,11 +110,8 @@ def delete_comment(request: Request, call_id: str, comment_id: int,
                    auth: Auth = Depends(read_auth), s: Session = Depends(db_session)
                    ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
-    try:
+    with domain_errors(s):
         comments.delete(s, auth.principal, call_id, comment_id)
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
     return {"deleted": comment_id}
 
 
@@ -120,12 +121,9 @@ def override_qa(request: Request, call_id: str, criterion: str, body: Any = JSON
                 ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
     b = _body(body)
-    try:
+    with domain_errors(s):
         return overrides.set_override(s, auth.principal, call_id, criterion,
                                       passed=b.get("passed"), reason=b.get("reason"))
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
 
 
 @router.delete("/api/calls/{call_id}/qa/{criterion}")
@@ -133,11 +131,8 @@ def clear_qa(request: Request, call_id: str, criterion: str,
              auth: Auth = Depends(coach_auth), s: Session = Depends(db_session)
              ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
-    try:
+    with domain_errors(s):
         return overrides.clear_override(s, auth.principal, call_id, criterion)
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
 
 
 @router.get("/api/coaching/queue")
@@ -186,12 +181,9 @@ def comment_form(request: Request, call_id: str, csrf: str = Form(""), body: str
         parent = int(parent_id) if parent_id.strip() else None
     except ValueError as exc:
         raise HTTPException(status_code=422, detail="parent_id: not a comment id") from exc
-    try:
+    with domain_errors(s):
         c = comments.add(s, auth.principal, call_id, body=body, at_s=_num(at), kind=kind,
                          parent_id=parent)
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
     return _back(call_id, f"comment-{c.parent_id or c.id}")
 
 
@@ -200,11 +192,8 @@ def ack_form(request: Request, call_id: str, comment_id: int, csrf: str = Form("
              auth: Auth = Depends(ui_auth), s: Session = Depends(db_session)) -> Response:
     _form_csrf(request, auth, csrf)
     require_action(auth, "read")
-    try:
+    with domain_errors(s):
         comments.acknowledge(s, auth.principal, call_id, comment_id)
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
     return _back(call_id, f"comment-{comment_id}")
 
 
@@ -215,7 +204,7 @@ def override_form(request: Request, call_id: str, criterion: str, csrf: str = Fo
                   ) -> Response:
     _form_csrf(request, auth, csrf)
     require_action(auth, "coach")
-    try:
+    with domain_errors(s):
         if result == "auto":
             overrides.clear_override(s, auth.principal, call_id, criterion)
         elif result in ("pass", "fail"):
@@ -223,9 +212,6 @@ def override_form(request: Request, call_id: str, criterion: str, csrf: str = Fo
                                    passed=result == "pass", reason=reason)
         else:
             raise overrides.OverrideError("result: pass, fail or auto")
-    except ERRORS as exc:
-        s.rollback()
-        raise _fail(exc) from exc
     return _back(call_id, "qa")
 
 

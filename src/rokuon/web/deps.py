@@ -144,6 +144,14 @@ def require_scope(auth: Auth, scope: str) -> None:
         raise HTTPException(status_code=403, detail=f"the API token lacks the scope {scope}")
 
 
+def read_auth(auth: Auth = Depends(api_auth)) -> Auth:
+    """The one read check of the JSON API, before any body is parsed (a 403 comes
+    before a 422)."""
+    require_action(auth, "read")
+    require_scope(auth, "calls:read")
+    return auth
+
+
 def check_csrf(auth: Auth, token: str | None) -> None:
     """Cookie-authenticated writes need the session's CSRF token; token-authenticated
     requests carry no ambient credentials and need none."""

@@ -25,6 +25,7 @@ from rokuon.web.deps import (
     api_auth,
     check_csrf,
     db_session,
+    read_auth,
     require_action,
     require_scope,
     runtime,
@@ -36,12 +37,6 @@ router = APIRouter()
 def admin_auth(auth: Auth = Depends(api_auth)) -> Auth:
     """Checked before the request body is read: a role without ``admin`` gets 403."""
     require_action(auth, "admin")
-    return auth
-
-
-def read_auth(auth: Auth = Depends(api_auth)) -> Auth:
-    require_action(auth, "read")
-    require_scope(auth, "calls:read")
     return auth
 
 
