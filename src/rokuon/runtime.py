@@ -112,6 +112,7 @@ class Runtime:
                     device=s.asr_device,
                     compute_type=s.asr_compute_type,
                     cpu_threads=s.asr_cpu_threads,
+                    channel_workers=s.asr_channel_workers,
                     initial_prompt=prompt_for(s.asr_initial_prompt),
                     seed=s.asr_seed, temperatures=tuple(s.asr_temperatures),
                     cpu_isa=s.asr_cpu_isa,

@@ -40,3 +40,20 @@ def test_same_audio_twice_same_transcript_and_provenance(audio, models_dir: Path
     assert p["decoding"]["temperatures"] == [0.0] and p["decoding"]["compute_type"] == "int8"
     assert p["numerics"]["requested"] == "AVX2"
     assert p["code"]["rokuon"] and p["code"]["faster_whisper"] and p["code"]["ctranslate2"]
+
+
+def test_channels_at_once_give_the_text_of_one_after_another(audio, models_dir: Path
+                                                              ) -> None:
+    """The two channels decoded side by side (two CTranslate2 workers, the cores shared)
+    give exactly the transcript of one channel after the other on all cores."""
+    at_once = WhisperEngine(AsrOptions(channel_workers=2), models_dir)
+    serial = WhisperEngine(AsrOptions(channel_workers=1), models_dir)
+    a = at_once.transcribe(audio, ["agent", "customer"])
+    b = serial.transcribe(audio, ["agent", "customer"])
+    assert shape(a) == shape(b) and {s.speaker for s in a.segments} == {"agent", "customer"}
+    assert a.provenance["decoding"]["channel_workers"] == 2  # type: ignore[index]
+    assert b.provenance["decoding"]["channel_workers"] == 1  # type: ignore[index]
+    assert at_once._serial() is not at_once._decode_lock  # beam search: no lock
+    sampled = WhisperEngine(AsrOptions(channel_workers=2, temperatures=(0.0, 0.4)),
+                            models_dir)
+    assert sampled._serial() is sampled._decode_lock  # a seeded fallback: one at a time

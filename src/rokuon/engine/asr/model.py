@@ -126,14 +126,14 @@ def resolve_model(spec: str, models_dir: Path) -> str:
 
 
 def load_model(spec: str, models_dir: Path, *, device: str, compute_type: str,
-               cpu_threads: int = 0):  # type: ignore[no-untyped-def]
+               cpu_threads: int = 0, num_workers: int = 1):  # type: ignore[no-untyped-def]
     """The faster-whisper model for ``spec`` (see :func:`load_model_at`)."""
     return load_model_at(spec, models_dir, device=device, compute_type=compute_type,
-                         cpu_threads=cpu_threads)[0]
+                         cpu_threads=cpu_threads, num_workers=num_workers)[0]
 
 
 def load_model_at(spec: str, models_dir: Path, *, device: str, compute_type: str,
-                  cpu_threads: int = 0) -> tuple[Any, str]:
+                  cpu_threads: int = 0, num_workers: int = 1) -> tuple[Any, str]:
     """(model, the local directory it was loaded from). A hub name is downloaded first
     (into ``models_dir/hub``), so every model is loaded from a directory whose weights
     can be hashed for the transcript's provenance."""
@@ -151,7 +151,7 @@ def load_model_at(spec: str, models_dir: Path, *, device: str, compute_type: str
                              f"({type(exc).__name__})") from exc
     try:
         model = WhisperModel(resolved, device=device, compute_type=compute_type,
-                             cpu_threads=cpu_threads)
+                             cpu_threads=cpu_threads, num_workers=num_workers)
     except Exception as exc:  # noqa: BLE001 - CTranslate2 raises plain RuntimeErrors
         raise ModelError(f"cannot load ASR model from {resolved}: {exc}") from exc
     return model, str(resolved)

@@ -10,7 +10,10 @@ faster-whisper.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,7 +62,10 @@ class AsrOptions:
     word_timestamps: bool = True
     device: str = "cpu"
     compute_type: str = "int8"
-    cpu_threads: int = 0
+    cpu_threads: int = 0  # per worker; 0 = the cores shared among the workers
+    # stereo channels decoded at once by this many CTranslate2 workers of one model (the
+    # same text as one after another: each decode is independent and greedy/beam only)
+    channel_workers: int = 2
     initial_prompt: str | None = None
     num_speakers: int | None = 2  # mono diarization; None: estimate (1–4)
     # (0.0,): beam search only, the same text every time. Higher temperatures add
@@ -154,8 +160,25 @@ class WhisperEngine:
                 o = self.options
                 self._model, self._model_path = load_model_at(
                     o.model, self.models_dir, device=o.device, compute_type=o.compute_type,
-                    cpu_threads=o.cpu_threads)
+                    cpu_threads=self.threads_per_worker(), num_workers=o.channel_workers)
             return self._model
+
+    def threads_per_worker(self) -> int:
+        """CPU threads of each decoding worker: as configured, else the cores shared
+        among the workers (one worker: CTranslate2's own default)."""
+        o = self.options
+        if o.cpu_threads or o.channel_workers <= 1 or o.device != "cpu":
+            return o.cpu_threads
+        return max(1, (os.cpu_count() or 2) // o.channel_workers)
+
+    def _serial(self) -> Any:
+        """The decode lock when decodes must not overlap: a sampling fallback seeds
+        CTranslate2's process-global generator, so one seeded decode at a time; beam
+        search alone (the default) needs no seed and decodes run side by side."""
+        o = self.options
+        if o.channel_workers <= 1 or any(t > 0 for t in o.temperatures):
+            return self._decode_lock
+        return contextlib.nullcontext()
 
     def decoding(self) -> dict[str, Any]:
         """The decoding options as applied (recorded in the provenance)."""
@@ -174,7 +197,7 @@ class WhisperEngine:
                     "anchors": list(o.reply_look.anchors), "terms": list(o.reply_look.terms),
                     "hotwords": o.reply_look.hotwords},
                 "compute_type": o.compute_type, "device": o.device,
-                "cpu_threads": o.cpu_threads}
+                "cpu_threads": o.cpu_threads, "channel_workers": o.channel_workers}
 
     def provenance(self) -> dict[str, Any]:
         """What produced this engine's transcripts (model hash, options, numerics, code)."""
@@ -215,7 +238,7 @@ class WhisperEngine:
         model = self.model()
         import ctranslate2
 
-        with self._decode_lock:  # the seed is process-global: one seeded decode at a time
+        with self._serial():
             ctranslate2.set_random_seed(o.seed)
             segments, info = model.transcribe(
                 audio, language=language, beam_size=beam_size or o.beam_size,
@@ -415,6 +438,20 @@ class WhisperEngine:
                                   for w in (s.words or [])])
                 for s in segments]
 
+    def _channels_at_once(self, channels: list[np.ndarray], roles: list[str]
+                          ) -> list[ChannelResult]:
+        """Each channel through :meth:`transcribe_channel` (with its role's hotwords),
+        up to ``channel_workers`` at the same time; results in channel order."""
+        def one(ch: int) -> ChannelResult:
+            return self.transcribe_channel(channels[ch], self.hotwords_for(roles[ch]))
+
+        workers = min(self.options.channel_workers, len(channels))
+        if workers <= 1:
+            return [one(ch) for ch in range(len(channels))]
+        self.model()  # loaded once, before the threads
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-ch") as pool:
+            return list(pool.map(one, range(len(channels))))
+
     def transcribe(self, audio: DecodedAudio, roles: list[str]) -> Transcript:
         """Stereo: each channel separately, channel i spoken by ``roles[i]``. Mono:
         transcribed, then diarized; ``roles`` (default agent, customer) are given to the
@@ -426,11 +463,11 @@ class WhisperEngine:
         speech: dict[str, list[tuple[float, float]]] | None = None
         if len(audio.channels) > 1:
             speech = {}
+            names = [roles[ch] if ch < len(roles) else f"speaker_{ch}"
+                     for ch in range(len(audio.channels))]
+            results = self._channels_at_once(audio.channels, names)
             for ch, samples in enumerate(audio.channels):
-                role = roles[ch] if ch < len(roles) else f"speaker_{ch}"
-                res = self.transcribe_channel(
-                    samples, self.options.hotwords if role in self.options.hotwords_roles
-                    else None)
+                role, res = names[ch], results[ch]
                 speech[role] = list(res.speech)
                 kept, why = self.guard_channel(res)
                 segments += mark_languages(
