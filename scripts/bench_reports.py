@@ -7,7 +7,8 @@ temporary home — with their report figures as the analyze step writes them. Th
 starts the web server in a child process (no pipeline workers), signs in as an admin
 (every call) and as a supervisor (one team) and requests, one after the other, the
 dashboard (default period: the last 7 days, by agent, with the daily trend and the
-keyword ranking) and ``/api/reports/kpis?group=agent``. Prints p50/p95 per page and role.
+keyword ranking), ``/api/reports/kpis?group=agent`` and the call list (first page, and
+page 3 of the complaint calls by QA score). Prints p50/p95 per page and role.
 
 Usage: python scripts/bench_reports.py [--calls 100000] [--days 90] [--requests 40]
        [--json OUT]
@@ -181,7 +182,10 @@ def main() -> None:
                 c = _sign_in(base, email, secrets[email])
                 results[who] = {
                     "dashboard": _timed(c, "/dashboard", args.requests),
-                    "kpis_api": _timed(c, "/api/reports/kpis?group=agent", args.requests)}
+                    "kpis_api": _timed(c, "/api/reports/kpis?group=agent", args.requests),
+                    "call_list": _timed(c, "/", args.requests),
+                    "call_list_filtered": _timed(
+                        c, "/?flag=complaint&sort=qa&order=asc&page=3", args.requests)}
                 c.close()
         finally:
             server.terminate()

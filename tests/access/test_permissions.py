@@ -33,6 +33,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/mfa/setup"): OWN_ACCOUNT, ("GET", "/mfa"): OWN_ACCOUNT,
     ("POST", "/mfa"): OWN_ACCOUNT,
     ("GET", "/"): "read", ("GET", "/api/calls"): "read",
+    ("POST", "/views"): "read", ("POST", "/views/{view_id}/delete"): "read",
     ("GET", "/calls/{call_id}"): "read", ("GET", "/api/calls/{call_id}"): "read",
     ("POST", "/api/calls/{call_id}/break-glass"): "read",
     ("GET", "/api/search"): "search",
@@ -78,6 +79,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/calls/{call_id}/qa/{criterion}"): "coach",
     ("POST", "/calls/{call_id}/qa/{criterion}"): "coach",
     ("GET", "/api/coaching/queue"): "coach", ("GET", "/coaching"): "coach",
+    ("GET", "/api/faq"): "faq_read", ("POST", "/api/faq/suggest"): "faq_read",
+    ("POST", "/api/faq"): "faq_edit", ("PUT", "/api/faq/{entry_id}"): "faq_edit",
+    ("DELETE", "/api/faq/{entry_id}"): "faq_edit", ("POST", "/api/faq/import"): "faq_edit",
+    ("GET", "/faq"): "faq_edit", ("POST", "/faq"): "faq_edit",
+    ("POST", "/faq/import"): "faq_edit", ("POST", "/faq/{entry_id}"): "faq_edit",
+    ("POST", "/faq/{entry_id}/delete"): "faq_edit",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -116,7 +123,8 @@ def people(installation):  # type: ignore[no-untyped-def]
 def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  # type: ignore[no-untyped-def]
     url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32) \
         .replace("{incident_id}", "0" * 32).replace("{comment_id}", "0") \
-        .replace("{criterion}", "greeting")
+        .replace("{criterion}", "greeting").replace("{entry_id}", "0") \
+        .replace("{view_id}", "0")
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)

@@ -128,7 +128,7 @@ def test_pages(signed_in: TestClient, installation) -> None:  # type: ignore[no-
     r = _post(c, tone_wav(1.0, seed=78), "pending.wav")
     call_id = r.json()["call_id"]
     page = c.get(f"/calls/{call_id}")
-    assert page.status_code == 200 and 'id="call-status">stored<' in page.text
+    assert page.status_code == 200 and 'data-status="stored"' in page.text
     assert "処理中です" in page.text and "<script>" not in page.text  # no inline script
     with rt.db.session() as s:
         call = s.get(Call, call_id)

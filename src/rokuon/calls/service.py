@@ -1,12 +1,9 @@
-"""Reading calls: listing, the call document, search. Every function takes the
-principal and goes through the access door."""
+"""Reading calls: the call document and search (the list is in rokuon.calls.listing).
+Every function takes the principal and goes through the access door."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,57 +11,14 @@ from sqlalchemy.orm import Session
 from rokuon.access import door
 from rokuon.access.principal import Principal
 from rokuon.calls.document import call_document, call_summary
+from rokuon.calls.listing import CallFilter, apply, describe, list_calls
 from rokuon.store import search_index
 from rokuon.store.models import Call, Segment, Transcript
 from rokuon.text import readings
 from rokuon.text.japanese import has_japanese
 from rokuon.text.normalize import normalize
 
-
-@dataclass
-class CallFilter:
-    since: date | datetime | None = None
-    until: date | datetime | None = None
-    agent: str | None = None
-    direction: str | None = None
-    status: str | None = None
-    limit: int = 200
-    offset: int = 0
-
-
-def _aware(d: date | datetime, tz: str, *, end: bool = False) -> datetime:
-    if isinstance(d, datetime):
-        return d if d.tzinfo else d.replace(tzinfo=ZoneInfo(tz))
-    return datetime.combine(d, time.max if end else time.min, tzinfo=ZoneInfo(tz))
-
-
-def _apply(q: Any, f: CallFilter, tz: str) -> Any:
-    started = Call.started_at
-    if f.since is not None:
-        q = q.where(started >= _aware(f.since, tz))
-    if f.until is not None:
-        q = q.where(started <= _aware(f.until, tz, end=True))
-    if f.agent:
-        q = q.where(Call.agent == f.agent)
-    if f.direction:
-        q = q.where(Call.direction == f.direction)
-    if f.status:
-        q = q.where(Call.status == f.status)
-    return q
-
-
-def list_calls(session: Session, principal: Principal, f: CallFilter, tz: str
-               ) -> list[dict[str, Any]]:
-    q = door.scope_filter(principal, _apply(select(Call), f, tz))
-    q = q.order_by(Call.started_at.desc().nulls_last(), Call.created_at.desc())
-    q = q.limit(f.limit).offset(f.offset)
-    with door.audited(session, principal, "call.list", filter=_describe(f)):
-        return [call_summary(c, tz) for c in session.scalars(q)]
-
-
-def _describe(f: CallFilter) -> dict[str, Any]:
-    return {k: str(v) for k, v in vars(f).items() if v is not None and k not in ("limit",
-                                                                                 "offset")}
+__all__ = ["CallFilter", "list_calls", "search", "show_call"]
 
 
 def show_call(session: Session, principal: Principal, call_id: str, tz: str, *,
@@ -91,10 +45,10 @@ def search(session: Session, principal: Principal, query: str, f: CallFilter, tz
          .join(Transcript, (Transcript.id == Segment.transcript_id) & Transcript.is_current))
     q = q.where(search_index.matching(session, needle, sound), Call.use_stopped_at.is_(None),
                 Call.quarantined_at.is_(None))
-    q = door.scope_filter(principal, _apply(q, f, tz))
+    q = door.scope_filter(principal, apply(q, f, tz))
     q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
     q = q.limit(f.limit).offset(f.offset)
-    with door.audited(session, principal, "call.search", query=query, filter=_describe(f)):
+    with door.audited(session, principal, "call.search", query=query, filter=describe(f)):
         hits = []
         for seg, call in session.execute(q).all():
             if needle in seg.norm_text:

@@ -16,6 +16,7 @@ from rokuon.cli.cdr import cdr_app
 from rokuon.cli.compliance import compliance_app
 from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.context import cli_settings as _settings
+from rokuon.cli.faq import faq_app
 from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 from rokuon.cli.pci import pci_app
 from rokuon.cli.replay import replay as replay_cmd
@@ -45,6 +46,7 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(faq_app, name="faq")
 app.command("replay")(replay_cmd)
 
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
@@ -231,23 +233,41 @@ def calls_list(
     until: UntilOpt = None,
     agent: AgentOpt = None,
     direction: DirectionOpt = None,
+    team: Annotated[str | None, typer.Option(help="Team (metadata team or queue).")] = None,
+    flag: Annotated[str | None, typer.Option(
+        help="complaint, churn, negative, no_announcement, qa_failed, ng or pii.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="QA score at least.")] = None,
+    max_score: Annotated[float | None, typer.Option(help="QA score at most.")] = None,
+    keyword: Annotated[str | None, typer.Option(help="A keyword heard in the call.")] = None,
+    customer_number: Annotated[str | None, typer.Option(
+        help="Digits compared; the end of the number is enough (4 digits or more).")] = None,
+    sort: Annotated[str, typer.Option(help="started, duration, qa or agent.")] = "started",
+    asc: Annotated[bool, typer.Option("--asc", help="Ascending (default: descending).")
+                   ] = False,
     limit: Annotated[int, typer.Option(help="At most this many calls.")] = 200,
     json_: JsonOpt = False,
 ) -> None:
-    """List calls, newest first."""
-    from rokuon.calls.service import list_calls
+    """List calls, newest first (or as --sort says), with their QA score and flags."""
+    from dataclasses import replace
 
-    f = _filter(since, until, agent, direction, limit)
+    from rokuon.calls.listing import ListError, page
+
+    f = replace(_filter(since, until, agent, direction, limit), team=team, flag=flag,
+                min_score=min_score, max_score=max_score, keyword=keyword,
+                customer_number=customer_number, sort=sort, descending=not asc)
     rt = _runtime()
-    with rt.db.session() as s:
-        rows = list_calls(s, Principal.cli(), f, rt.settings.timezone)
+    try:
+        with rt.db.session() as s:
+            result = page(s, Principal.cli(), f, rt.settings.timezone)
+    except ListError as exc:
+        fail(str(exc))
     if json_:
-        emit_json({"calls": rows})
+        emit_json({"calls": result["calls"], "total": result["total"]})
         return
-    for r in rows:
+    for r in result["calls"]:
         qa = "-" if r.get("qa_score") is None else f"QA {r['qa_score']:.0f}"
         typer.echo(f"{r['call_id']}  {r['started_at'] or '-':25}  {r['duration_s']:7.1f}s  "
-                   f"{r['agent'] or '-':12}  {r['status']:10}  {qa}")
+                   f"{r['agent'] or '-':12}  {r['status']:10}  {qa}  {' '.join(r['flags'])}")
 
 
 def _filter(since: str | None, until: str | None, agent: str | None, direction: str | None,

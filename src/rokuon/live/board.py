@@ -49,6 +49,8 @@ class BoardCall:
     latencies: list[float] = field(default_factory=list)
     pii: list[dict[str, Any]] = field(default_factory=list)
     masked: list[Segment] = field(default_factory=list)
+    # FAQ answers for the customer's last utterance that had some (rokuon.assist.live)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
 
     def visible_to(self, p: Principal) -> bool:
         from rokuon.live.registry import in_live_scope
@@ -63,7 +65,7 @@ class BoardCall:
                 "paused": s.is_paused, "ended": self.ended_at is not None,
                 "segments": self.shown[-200:],
                 "partials": [p for p in self.partial.values()],
-                "alerts": self.alerts}
+                "alerts": self.alerts, "suggestions": self.suggestions}
 
 
 class LiveBoard:
@@ -76,6 +78,9 @@ class LiveBoard:
         # *not* said (no announcement, silence) wait until the transcript has caught up
         self.settled = settled or (lambda call_id: True)
         self._calls: dict[str, BoardCall] = {}
+        # a customer's final utterance: (call id, text, masked text, start s); must return
+        # at once (it runs on the transcriber's thread) — FAQ assist queues it
+        self.on_customer_final: Callable[[str, str, str, float], None] | None = None
         self._lock = threading.RLock()
         self.version = 0
         self.changed = threading.Condition(self._lock)
@@ -102,6 +107,7 @@ class LiveBoard:
             return self._calls.get(call_id)
 
     def on_text(self, t: LiveText) -> None:
+        ask: tuple[str, str, str, float] | None = None
         with self._lock:
             bc = self._calls.get(t.call_id)
             if bc is None:
@@ -117,6 +123,31 @@ class LiveBoard:
                     bc.finals = sorted(bc.finals + t.segments, key=lambda s: s.start)
                     bc.last_speech_s = max(bc.last_speech_s, t.end)
                     self._refresh(bc)
+                    if t.speaker != "agent" and bc.ended_at is None:
+                        ask = (t.call_id, t.text, self._masked_text(bc, t.segments), t.start)
+            self._bump()
+        if ask is not None and self.on_customer_final is not None:
+            try:
+                self.on_customer_final(*ask)
+            except Exception:  # noqa: BLE001 - live extras never cost the transcript
+                log.exception("queueing FAQ suggestions failed")
+
+    @staticmethod
+    def _masked_text(bc: BoardCall, segments: list[Segment]) -> str:
+        """The shown (masked) text of these segments of the call."""
+        ids = {id(s) for s in segments}
+        if len(bc.masked) != len(bc.finals):
+            return mask_digits("".join(s.text for s in segments))
+        return "".join(m.text for f, m in zip(bc.finals, bc.masked, strict=True)
+                       if id(f) in ids)
+
+    def show_suggestions(self, call_id: str, suggestions: list[dict[str, Any]]) -> None:
+        """FAQ answers for the call's latest customer utterance (from rokuon.assist)."""
+        with self._lock:
+            bc = self._calls.get(call_id)
+            if bc is None or bc.ended_at is not None:
+                return
+            bc.suggestions = suggestions
             self._bump()
 
     def _refresh(self, bc: BoardCall) -> None:
@@ -179,5 +210,12 @@ class LiveBoard:
                     self._bump()
 
     def snapshot(self, p: Principal) -> list[dict[str, Any]]:
+        from rokuon.access.permissions import allowed
+
+        faq = allowed(p, "faq_read")
         with self._lock:
-            return [bc.as_dict() for bc in self._calls.values() if bc.visible_to(p)]
+            calls = [bc.as_dict() for bc in self._calls.values() if bc.visible_to(p)]
+        if not faq:
+            for c in calls:
+                c["suggestions"] = []
+        return calls

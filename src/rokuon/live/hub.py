@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rokuon.assist.live import LiveAssist
 from rokuon.live.board import LiveBoard
 from rokuon.live.registry import LiveRegistry
 from rokuon.live.session import LiveSession
@@ -30,6 +31,8 @@ class LiveHub:
                                self._settled)
         self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
             if transcribe else None
+        self.assist = LiveAssist(self._suggest, self.board.show_suggestions)
+        self.board.on_customer_final = self.assist.submit
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -43,12 +46,20 @@ class LiveHub:
                         speaker=alert["speaker"], start=alert["start"], end=alert["end"],
                         text=alert["text"], score=alert["score"])
 
+    def _suggest(self, text: str, trigger: str) -> list[dict[str, Any]]:
+        """FAQ answers for a customer's utterance (rokuon.assist; on its worker thread)."""
+        from rokuon.assist.suggest import shared_suggester
+
+        with self.rt.db.session() as s:
+            return shared_suggester().suggest(s, text, trigger=trigger)
+
     def _settled(self, call_id: str) -> bool:
         return self.transcriber is None or not self.transcriber.pending(call_id)
 
     def start(self) -> LiveHub:
         if self.transcriber:
             self.transcriber.start()
+        self.assist.start()
         self._ticker = threading.Thread(target=self._tick, name="live-board", daemon=True)
         self._ticker.start()
         return self
@@ -57,6 +68,7 @@ class LiveHub:
         self._stop.set()
         if self.transcriber:
             self.transcriber.stop()
+        self.assist.stop()
         for session in self.registry.all():  # shutting down mid-call: leave the spool
             session.abandon()                  # for the next start's recovery
 

@@ -18,7 +18,7 @@ from rokuon.store.models import CallKeywordHit, CallKpi
 
 # the analyzers the figures are read from
 ANALYZERS = ("metrics", "fillers", "keywords", "sentiment", "consent", "complaint", "churn",
-             "voc", "qa")
+             "voc", "qa", "pii")
 WORD_MAX = 200
 
 
@@ -35,6 +35,15 @@ def _bool(v: Any) -> bool | None:
 def _dict(analysis: dict[str, Any], name: str) -> dict[str, Any]:
     v = analysis.get(name)
     return v if isinstance(v, dict) and "error" not in v else {}
+
+
+def pii_count(analysis: dict[str, Any]) -> int | None:
+    """How many personal / card data findings the call's ``pii`` result lists (None
+    when the analyzer did not run or failed)."""
+    found = analysis.get("pii")
+    if not isinstance(found, list):
+        return None
+    return sum(1 for f in found if isinstance(f, dict))
 
 
 def figures(analysis: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +79,7 @@ def figures(analysis: dict[str, Any]) -> dict[str, Any]:
         "negative": None if label not in ("negative", "neutral", "positive")
         else label == "negative",
         "announced": _bool(consent.get("announced")),
+        "pii": pii_count(analysis),
     }
 
 

@@ -86,7 +86,7 @@ class Call(Base):
     direction: Mapped[str | None] = mapped_column(String(10), index=True)
     agent: Mapped[str | None] = mapped_column(String(200), index=True)
     customer_number: Mapped[str | None] = mapped_column(String(64), index=True)
-    queue: Mapped[str | None] = mapped_column(String(200))
+    queue: Mapped[str | None] = mapped_column(String(200), index=True)
     purposes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     extra_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -634,6 +634,7 @@ class CallKpi(Base):
     churn: Mapped[bool | None] = mapped_column(Boolean)
     negative: Mapped[bool | None] = mapped_column(Boolean)  # customer sentiment
     announced: Mapped[bool | None] = mapped_column(Boolean)  # recording announcement
+    pii: Mapped[int | None] = mapped_column(Integer)  # personal / card data findings
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow,
                                                  onupdate=utcnow)
 
@@ -716,4 +717,6 @@ class Alert(Base):
 
 
 # the coaching cycle's tables live in their own module (registered on Base here)
+from rokuon.store.models_assist import FaqEntry  # noqa: E402, F401 - and FAQ assist's
 from rokuon.store.models_coaching import CallComment, QaOverride  # noqa: E402, F401
+from rokuon.store.models_workspace import SavedView  # noqa: E402, F401 - saved list views

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from rokuon.access.door import AccessDenied, NotFound, get_call, open_break_glass
 from rokuon.calls.ingest import IngestError, ingest_stream
+from rokuon.calls.listing import ListError, page
 from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
-from rokuon.calls.service import CallFilter, list_calls, search, show_call
+from rokuon.calls.service import CallFilter, search, show_call
 from rokuon.runtime import Runtime
 from rokuon.store.blobs import BlobTooLargeError
 from rokuon.web.audio import range_response, streaming_range_response
@@ -40,20 +41,37 @@ router = APIRouter(prefix="/api")
 def call_filter(since: date | None = None, until: date | None = None,
                 agent: str | None = None, direction: str | None = Query(
                     None, pattern="^(inbound|outbound)$"),
+                team: str | None = Query(None, max_length=100),
+                min_score: float | None = Query(None, ge=0, le=100),
+                max_score: float | None = Query(None, ge=0, le=100),
+                flag: str | None = Query(None, max_length=30),
+                keyword: str | None = Query(None, max_length=200),
+                customer_number: str | None = Query(None, max_length=64),
+                sort: str = Query("started", max_length=20),
+                order: str = Query("desc", pattern="^(asc|desc)$"),
                 limit: int = Query(200, ge=1, le=1000), offset: int = Query(0, ge=0)
                 ) -> CallFilter:
-    return CallFilter(since=since, until=until, agent=agent or None, direction=direction,
-                      limit=limit, offset=offset)
+    f = CallFilter(since=since, until=until, agent=agent or None, direction=direction,
+                   team=team or None, min_score=min_score, max_score=max_score,
+                   flag=flag or None, keyword=keyword or None,
+                   customer_number=customer_number or None, sort=sort,
+                   descending=order == "desc", limit=limit, offset=offset)
+    try:
+        return f.check()
+    except ListError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.get("/calls")
 def api_list_calls(f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
                    s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                    ) -> dict[str, Any]:
+    """Calls in scope, filtered and sorted; ``total`` counts every match (``limit`` /
+    ``offset`` page through them)."""
     require_scope(auth, "calls:read")
-    calls = list_calls(s, auth.principal, f, rt.settings.timezone)
+    result = page(s, auth.principal, f, rt.settings.timezone)
     s.commit()  # the audit row, before the response (and its serialisation) starts
-    return {"calls": calls}
+    return result
 
 
 @router.get("/calls/{call_id}")

@@ -20,6 +20,7 @@ from rokuon.live.hub import LiveHub
 from rokuon.runtime import Runtime
 from rokuon.web import (
     api,
+    assist_api,
     breach_api,
     cdr_api,
     coaching_web,
@@ -177,6 +178,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(dashboard_ui.router)
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
+    app.include_router(assist_api.router)
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)

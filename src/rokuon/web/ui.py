@@ -6,17 +6,27 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from rokuon.access import audit
 from rokuon.access.door import NotFound
-from rokuon.calls.service import CallFilter, list_calls, search, show_call
+from rokuon.calls import listing, views
+from rokuon.calls.service import search, show_call
 from rokuon.runtime import Runtime
-from rokuon.web.deps import Auth, db_session, require_action, runtime, search_text, ui_auth
+from rokuon.web.deps import (
+    Auth,
+    check_csrf,
+    db_session,
+    require_action,
+    runtime,
+    search_text,
+    ui_auth,
+)
 from rokuon.web.highlight import transcript_pieces
 from rokuon.web.i18n import pick_lang, translator
 
@@ -41,16 +51,53 @@ def _parse_date(v: str | None) -> date | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def call_list(request: Request, q: str = "", since: str = "", until: str = "", agent: str = "",
-              direction: str = "", auth: Auth = Depends(ui_auth),
+def call_list(request: Request, q: str = "", auth: Auth = Depends(ui_auth),
               s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
-    f = CallFilter(since=_parse_date(since), until=_parse_date(until), agent=agent or None,
-                   direction=direction if direction in ("inbound", "outbound") else None)
+    """The call list: filters, flags, sort, pages of 50, saved views; search above it."""
+    params = request.query_params
     tz = rt.settings.timezone
+    error = None
+    try:
+        f, page_no = listing.from_query(params)
+    except listing.ListError as exc:
+        error, f, page_no = str(exc), listing.CallFilter(limit=listing.PAGE_SIZE), 1
     hits = search(s, auth.principal, search_text(q), f, tz) if q.strip() else None
-    calls = list_calls(s, auth.principal, f, tz)
-    return render(request, "calls.html", auth=auth, calls=calls, hits=hits, q=q,
-                  since=since, until=until, agent=agent, direction=direction)
+    result = listing.page(s, auth.principal, f, tz)
+    pages = max(1, -(-(result["total"] or 0) // listing.PAGE_SIZE))
+    search_qs = f"&q={quote(q)}" if q.strip() else ""
+    base = listing.to_query(params) + search_qs  # the pages' links keep filter and sort
+    unsorted = {k: v for k, v in params.items() if k not in ("sort", "order")}
+    sort_base = listing.to_query(unsorted) + search_qs  # the column headers' links
+    return render(request, "calls.html", auth=auth, calls=result["calls"], hits=hits, q=q,
+                  f=params, error=error, total=result["total"], more=result["more"],
+                  page=page_no, pages=pages,
+                  base=base, sort_base=sort_base, flags=listing.FLAGS,
+                  views=views.mine(s, auth.principal),
+                  sort=f.sort, desc=f.descending)
+
+
+@router.post("/views")
+def save_view(request: Request, name: str = Form(""), query: str = Form(""),
+              csrf: str = Form(""), auth: Auth = Depends(ui_auth),
+              s: Session = Depends(db_session)) -> Response:
+    """Save the list's current filter under a name (the user's own; audited)."""
+    require_action(auth, "read")
+    check_csrf(auth, csrf)
+    try:
+        view = views.save(s, auth.principal, name, query)
+    except listing.ListError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    return RedirectResponse(f"/?{view.query}", status_code=303)
+
+
+@router.post("/views/{view_id}/delete")
+def delete_view(view_id: int, csrf: str = Form(""), auth: Auth = Depends(ui_auth),
+                s: Session = Depends(db_session)) -> Response:
+    require_action(auth, "read")
+    check_csrf(auth, csrf)
+    if not views.delete(s, auth.principal, view_id):
+        raise HTTPException(status_code=404, detail=f"no saved view {view_id} of yours")
+    return RedirectResponse("/", status_code=303)
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)

@@ -41,6 +41,23 @@
         });
         card.appendChild(ul);
       }
+      if (c.suggestions && c.suggestions.length) {
+        // FAQ answers for the customer's latest utterance that had some (docs/assist.md)
+        var box = el("section", "faq");
+        box.appendChild(el("h3", null, d.faq));
+        box.appendChild(el("p", "trigger", d.faqTrigger + " " + clock(c.suggestions[0].start) +
+                                           " 「" + c.suggestions[0].trigger + "」"));
+        var ol = el("ol", "faq-suggestions");
+        c.suggestions.forEach(function (f) {
+          var li = el("li");
+          li.dataset.entry = f.entry_id;
+          li.appendChild(el("strong", null, f.question));
+          li.appendChild(el("div", "answer", f.answer));
+          ol.appendChild(li);
+        });
+        box.appendChild(ol);
+        card.appendChild(box);
+      }
       var tr = el("ol", "live-transcript");
       c.segments.forEach(function (sg) {
         var li = el("li", "seg " + sg.speaker);

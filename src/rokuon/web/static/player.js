@@ -78,7 +78,7 @@
 (function () {
   "use strict";
   var status = document.getElementById("call-status");
-  if (status && ["indexed", "failed"].indexOf(status.textContent.trim()) < 0) {
+  if (status && ["indexed", "failed"].indexOf(status.dataset.status) < 0) {
     window.setTimeout(function () { window.location.reload(); }, 5000);
   }
 })();

@@ -79,7 +79,9 @@ def _backfill(kpis: sa.Table, hits: sa.Table) -> None:
                                       results.c.version))
         for cid, analyzer, payload in rows:
             per_call[cid][analyzer] = payload  # the newest version comes last
-        conn.execute(kpis.insert(), [{"call_id": cid, "updated_at": now, **figures(a)}
+        # only this revision's columns (later revisions add figures and fill them)
+        conn.execute(kpis.insert(), [{"call_id": cid, "updated_at": now,
+                                      **{k: v for k, v in figures(a).items() if k in kpis.c}}
                                      for cid, a in per_call.items()])
         words = [{"call_id": cid, "list": lst, "word": word, "hits": n}
                  for cid, a in per_call.items()
