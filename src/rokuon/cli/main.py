@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from rokuon.access.principal import Principal
+from rokuon.cli.backup import backup_app
 from rokuon.cli.breach import breach_app
 from rokuon.cli.cdr import cdr_app
 from rokuon.cli.compliance import compliance_app
@@ -22,19 +23,18 @@ from rokuon.cli.pci import pci_app
 from rokuon.cli.replay import replay as replay_cmd
 from rokuon.cli.report import report_app
 from rokuon.cli.requests import dsar_app, provision_app
+from rokuon.cli.users import user_app
 from rokuon.cli.webhooks import webhooks_app
 from rokuon.config import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="rokuon (録音): self-hosted call recording and conversation intelligence.")
 calls_app = typer.Typer(no_args_is_help=True, help="Inspect imported calls.")
-user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds (block deletion).")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policies.")
-backup_app = typer.Typer(no_args_is_help=True, help="Backups of database + encrypted blobs.")
 app.add_typer(calls_app, name="calls")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
@@ -388,31 +388,6 @@ def search(
         typer.echo(f"{h['call_id']}  {h['start']:7.2f}  {h['speaker']:9} {h['text']}{how}")
 
 
-@user_app.command("add")
-def user_add(
-    email: Annotated[str, typer.Argument(help="The user's e-mail (login name).")],
-    role: Annotated[str, typer.Option(help="admin|compliance|supervisor|operator|auditor")],
-    team: Annotated[str | None, typer.Option(help="Team (supervisor/operator scope).")] = None,
-    agent_name: Annotated[str | None, typer.Option(
-        help="The operator's name as in call metadata 'agent'.")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Create a user and print a one-time password."""
-    from rokuon.users.service import UserError, create_user
-
-    rt = _runtime()
-    try:
-        with rt.db.session() as s:
-            user, password = create_user(s, Principal.cli(), email, role, team, agent_name)
-    except UserError as exc:
-        fail(str(exc))
-    if json_:
-        emit_json({"user_id": user.id, "email": user.email, "role": user.role,
-                   "team": user.team, "one_time_password": password})
-    else:
-        typer.echo(f"user {user.email} ({user.role}) created; one-time password: {password}")
-
-
 @calls_app.command("delete")
 def calls_delete(
     call_id: Annotated[str, typer.Argument(help="The call to erase.")],
@@ -640,82 +615,6 @@ def retention_run(
     if rep.failed:
         fail(f"{len(rep.failed)} call(s) could not be erased: "
              + "; ".join(f"{k}: {v}" for k, v in rep.failed.items()))
-
-
-@backup_app.command("create")
-def backup_create(file: Annotated[Path, typer.Argument(help="The backup file to write.")],
-                  json_: JsonOpt = False) -> None:
-    """Consistent snapshot of the database and the encrypted recordings (no keys)."""
-    from rokuon.compliance.backup import BackupError, create_backup
-
-    rt = _runtime()
-    try:
-        m = create_backup(rt, file, Principal.cli())
-    except (BackupError, OSError) as exc:
-        fail(str(exc))
-    doc = {"file": str(file), "calls": m["tables"].get("calls", 0), "files": len(m["files"])}
-    emit_json(doc) if json_ else typer.echo(
-        f"backup {file}: {doc['calls']} call(s), {doc['files']} file(s); back up "
-        f"{rt.settings.key_file.parent} separately")
-
-
-def _record_backup_verification(file: Path, ok: bool) -> None:
-    """When run inside an installation, the verification goes to its audit log (the
-    security checklist shows the last verified backup)."""
-    from rokuon.access import audit
-    from rokuon.install import open_runtime
-
-    try:
-        rt = open_runtime(_settings())
-    except Exception:  # noqa: BLE001 - verifying a backup file needs no installation
-        return
-    with rt.db.session() as s:
-        audit.record(s, Principal.cli(), "backup.verify", object_type="backup",
-                     object_id=file.name, outcome="ok" if ok else "failed")
-
-
-@backup_app.command("verify")
-def backup_verify(file: Annotated[Path, typer.Argument(help="The backup file.")],
-                  json_: JsonOpt = False) -> None:
-    """Check a backup against its manifest; exit 0 only when complete and intact."""
-    from rokuon.compliance.backup import verify_backup
-
-    rep = verify_backup(file)
-    _record_backup_verification(file, rep.ok)
-    if json_:
-        emit_json(vars(rep))
-    elif rep.ok:
-        typer.echo(f"backup {file} is intact: {rep.calls} call(s), {rep.blobs} recording(s)")
-    if not rep.ok:
-        fail(f"backup {file} is damaged: {'; '.join(rep.problems[:5])}")
-
-
-@backup_app.command("restore")
-def backup_restore(file: Annotated[Path, typer.Argument(help="The backup file.")],
-                   json_: JsonOpt = False) -> None:
-    """Restore into an empty ROKUON_HOME whose keys/ folder holds the original keys.
-    Calls erased since the backup was made are erased again."""
-    import os
-
-    from rokuon.compliance.backup import BackupError, restore_backup
-    from rokuon.config import default_config_toml
-    from rokuon.runtime import Runtime
-
-    settings = _settings()
-    if not settings.key_file.exists():
-        fail(f"copy the original key folder to {settings.key_file.parent} first (the "
-             "backup holds no keys)")
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    rt = Runtime(settings, require_init=False)
-    try:
-        res = restore_backup(rt, file, Principal.cli())
-    except BackupError as exc:
-        fail(str(exc))
-    if not settings.config_file.exists():
-        settings.config_file.write_text(default_config_toml(), encoding="utf-8")
-        os.chmod(settings.config_file, 0o600)
-    emit_json(res) if json_ else typer.echo(
-        f"restored {res['calls']} call(s); {len(res['reshredded'])} erased again")
 
 
 app.add_typer(compliance_app, name="compliance")

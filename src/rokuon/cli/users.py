@@ -1,0 +1,91 @@
+"""``rokuon user …``: add a user, change a role, deactivate / reactivate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rokuon.access.principal import Principal
+from rokuon.cli.context import cli_runtime as _runtime
+from rokuon.cli.output import JsonOpt, emit_json, fail
+
+user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
+RoleOpt = Annotated[str, typer.Option(help="admin|compliance|supervisor|operator|auditor")]
+TeamOpt = Annotated[str | None, typer.Option(help="Team (supervisor/operator scope).")]
+AgentNameOpt = Annotated[str | None, typer.Option(
+    help="The operator's name as in call metadata 'agent'.")]
+EmailArg = Annotated[str, typer.Argument(help="The user's e-mail (login name).")]
+
+
+@user_app.command("add")
+def user_add(email: EmailArg, role: RoleOpt, team: TeamOpt = None,
+             agent_name: AgentNameOpt = None, json_: JsonOpt = False) -> None:
+    """Create a user and print a one-time password."""
+    from rokuon.users.service import UserError, create_user
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            user, password = create_user(s, Principal.cli(), email, role, team, agent_name)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"user_id": user.id, "email": user.email, "role": user.role,
+                   "team": user.team, "one_time_password": password})
+    else:
+        typer.echo(f"user {user.email} ({user.role}) created; one-time password: {password}")
+
+
+@user_app.command("set-role")
+def user_set_role(email: EmailArg, role: RoleOpt, team: TeamOpt = None,
+                  agent_name: AgentNameOpt = None, json_: JsonOpt = False) -> None:
+    """Change a user's role (and team / agent name): their sessions end, tokens the new
+    role does not allow are revoked; audited."""
+    from rokuon.users.admin import set_role
+    from rokuon.users.service import UserError
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            res = set_role(s, Principal.cli(), email, role, team=team, agent_name=agent_name)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(res)
+    else:
+        typer.echo(f"{res['email']}: {res['before']} → {res['role']}; "
+                   f"{res['sessions_ended']} session(s) ended, "
+                   f"{res['tokens_revoked']} token(s) revoked")
+
+
+def _active(email: str, active: bool, json_: bool) -> None:
+    from rokuon.users.admin import set_active
+    from rokuon.users.service import UserError
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            res = set_active(s, Principal.cli(), email, active)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(res)
+    else:
+        state = "active" if active else "deactivated"
+        typer.echo(f"{res['email']} {state}" + ("" if res["changed"] else " (already)")
+                   + (f"; {res['sessions_ended']} session(s) ended, "
+                      f"{res['tokens_revoked']} token(s) revoked" if not active else ""))
+
+
+@user_app.command("deactivate")
+def user_deactivate(email: EmailArg, json_: JsonOpt = False) -> None:
+    """Stop a user at once (sign-in, sessions, API tokens); the user and their audit
+    history stay. The last active admin cannot be deactivated."""
+    _active(email, False, json_)
+
+
+@user_app.command("activate")
+def user_activate(email: EmailArg, json_: JsonOpt = False) -> None:
+    """Let a deactivated user sign in again (tokens stay revoked: make new ones)."""
+    _active(email, True, json_)
