@@ -20,6 +20,7 @@ from rokuon.live.hub import LiveHub
 from rokuon.runtime import Runtime
 from rokuon.web import (
     api,
+    api_docs,
     assist_api,
     breach_api,
     cdr_api,
@@ -155,7 +156,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
         executor.stop(timeout=5)
 
     log_redact.install()  # the download link's token never reaches the access log
-    app = FastAPI(title="rokuon", lifespan=lifespan, docs_url="/api/docs",
+    app = FastAPI(title="rokuon", lifespan=lifespan, docs_url=None,
                   openapi_url="/api/openapi.json", redoc_url=None)
     app.state.rt = rt
     app.state.executor = executor
@@ -179,6 +180,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
     app.include_router(assist_api.router)
+    app.include_router(api_docs.router)  # Swagger UI, assets served here
 
     # innermost: the request's database work is committed before its response starts
     app.add_middleware(CommitBeforeResponse)
