@@ -135,6 +135,23 @@ class Settings(BaseSettings):
     public_url: str = ""
     live_idle_timeout_s: float = Field(default=60.0, gt=0)  # no frame for this long: ended
     live_transcription: bool = True  # partial/final text and real-time rules while live
+    # Asterisk AudioSocket (docs/live.md): "HOST:PORT" to listen on ("" = off; started
+    # with `rokuon serve`); only peers in these networks may connect (the protocol has no
+    # authentication); the audio rate of each frame kind (0x10 slin 8 kHz; 0x11-0x18 in
+    # current Asterisk; some older builds numbered 0x11 as slin16: set {"0x11" = 16000});
+    # the entries given replace those kinds' defaults, 0 drops a kind
+    audiosocket_listen: str = ""
+    audiosocket_allow: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    audiosocket_kind_rates: dict[str, int] = Field(default_factory=dict)
+    # kind 0x10 carries G.711 mu-law, not slin (a codec forced with Dial(AudioSocket/…/c(ulaw)))
+    audiosocket_mulaw: bool = False
+    # two connections whose UUIDs differ only in the last hex digit, "a" (agent) and "c"
+    # (customer), within this many seconds are one stereo call; 0 = every connection is
+    # its own (mixed) call
+    audiosocket_pair_window_s: float = Field(default=1.0, ge=0, le=10)
+    # longest AudioSocket call: then it is stored and the connection closed (a stuck line);
+    # a call longer than max_duration_s goes on as a new call (part 2, 3 …)
+    audiosocket_max_call_s: float = Field(default=3 * 3600.0, gt=0)
     # outbound webhooks (docs/integrations.md): true lets endpoints be private, loopback
     # or link-local addresses (a receiver on the same host or LAN); off = SSRF guard
     webhook_allow_private: bool = False
@@ -173,11 +190,41 @@ class Settings(BaseSettings):
 
         return check(v)
 
-    @field_validator("default_channels", mode="before")
+    @field_validator("default_channels", "audiosocket_allow", mode="before")
     @classmethod
     def _split_channels(cls, v: Any) -> Any:
         if isinstance(v, str):
             return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("audiosocket_allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an address or network (CIDR such as "
+                                 "'10.0.0.0/24')") from None
+        return v
+
+    @field_validator("audiosocket_listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        from rokuon.live.audiosocket_protocol import parse_host_port
+
+        if v:
+            parse_host_port(v)
+        return v
+
+    @field_validator("audiosocket_kind_rates")
+    @classmethod
+    def _kind_rates(cls, v: dict[str, int]) -> dict[str, int]:
+        from rokuon.live.audiosocket_protocol import kind_rates
+
+        kind_rates(v)
         return v
 
     # ---- derived paths -------------------------------------------------
@@ -270,6 +317,10 @@ default_channels = ["agent", "customer"]  # stereo: left, right
 
 workers = 1
 max_attempts = 3
+
+# Asterisk AudioSocket (docs/live.md): the address to listen on and the PBX's networks
+# audiosocket_listen = "10.0.0.5:9092"
+# audiosocket_allow = ["10.0.0.0/24"]
 
 # purposes of use: catalogue and defaults (a call's metadata may name its own)
 # purposes = { quality = "品質向上", dispute = "トラブル防止", contract = "契約記録" }

@@ -1,19 +1,22 @@
 """Stream a recording to a live endpoint at real-time pace, as a telephony system would:
-Twilio Media Streams (signed upgrade, μ-law 20 ms frames, both tracks for a stereo file)
-or the generic WebSocket (API token, PCM16 frames). For demos, tests and the latency
-benchmark."""
+Twilio Media Streams (signed upgrade, μ-law 20 ms frames, both tracks for a stereo file),
+the generic WebSocket (API token, PCM16 frames) or Asterisk AudioSocket (TCP, slin 20 ms
+frames, one connection per channel). For demos, tests and the latency benchmark."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import UUID as _UUID
+from uuid import uuid4 as _uuid4
 
 import av
 import numpy as np
@@ -21,6 +24,7 @@ import numpy as np
 from rokuon.live.twilio import expected_signature
 
 FRAME_S = 0.02
+REFUSAL_WAIT_S = 0.3  # AudioSocket: a refused peer is closed within this
 
 
 class ReplayError(Exception):
@@ -157,3 +161,77 @@ def replay_ws(path: Path, url: str, token: str, *, speed: float = 1.0,
         raise ReplayError(f"the server did not store the call: {reply.get('error', reply)}")
     return {"protocol": "ws", "call_id": reply["call_id"],
             "seconds": round(len(audio) / rate, 3)}
+
+
+def _audiosocket_connect(host: str, port: int, leg_uuid: str) -> socket.socket:
+    from rokuon.live.audiosocket_protocol import UUID, encode_frame
+
+    try:
+        sock = socket.create_connection((host, port), timeout=10)
+    except OSError as exc:
+        raise ReplayError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.sendall(encode_frame(UUID, _UUID(leg_uuid).bytes))
+        sock.settimeout(REFUSAL_WAIT_S)  # a refused peer is closed at once
+        closed = sock.recv(1) == b""
+    except TimeoutError:
+        closed = False
+    except OSError:
+        closed = True
+    if closed:
+        sock.close()
+        raise ReplayError(f"{host}:{port} closed the connection at once: this address is "
+                          "not in the server's audiosocket_allow (or it is not an AudioSocket "
+                          "server)")
+    sock.settimeout(30)
+    return sock
+
+
+def replay_audiosocket(path: Path, host_port: str, *, speed: float = 1.0,
+                       uuid: str | None = None) -> dict[str, Any]:
+    """Stream ``path`` as Asterisk's AudioSocket does: the UUID frame, 20 ms slin 8 kHz
+    frames (320 bytes), a hangup. A stereo file is two connections, one per channel
+    (channel 0 the agent), whose UUIDs differ only in the last hex digit: ``a`` the
+    agent's leg, ``c`` the customer's (the server pairs them into one stereo call).
+    Returns once the server has closed the connections, which it does after storing."""
+    from rokuon.live.audiosocket_protocol import AUDIO, HANGUP, encode_frame, parse_host_port
+
+    try:
+        host, port = parse_host_port(host_port)
+    except ValueError as exc:
+        raise ReplayError(str(exc)) from exc
+    try:
+        base = str(_UUID(uuid)) if uuid else str(_uuid4())
+    except ValueError:
+        raise ReplayError(f"--uuid {uuid!r} is not a UUID (8-4-4-4-12 hex digits)") from None
+    audio = load_pcm16(path, 8000)
+    legs = [base] if audio.shape[1] == 1 else [base[:-1] + "a", base[:-1] + "c"]
+    per = int(8000 * FRAME_S)
+    n = -(-len(audio) // per)
+    socks: list[socket.socket] = []
+    try:
+        for leg in legs:
+            socks.append(_audiosocket_connect(host, port, leg))
+        wait = _paced(n, speed)
+        for k in range(n):
+            wait(k)
+            for ch, sock in enumerate(socks):
+                sock.sendall(encode_frame(AUDIO, audio[k * per:(k + 1) * per, ch]
+                                          .astype("<i2").tobytes()))
+        for sock in socks:
+            sock.sendall(encode_frame(HANGUP))
+        for sock in socks:  # the server closes once the call is stored
+            sock.settimeout(120)
+            with contextlib.suppress(OSError):
+                while sock.recv(4096):
+                    pass
+    except OSError as exc:
+        raise ReplayError(f"the stream to {host}:{port} broke: {exc.strerror or exc}") from exc
+    finally:
+        for sock in socks:
+            sock.close()
+    out: dict[str, Any] = {"protocol": "audiosocket", "external_id": f"audiosocket:{legs[0]}",
+                           "seconds": round(len(audio) / 8000, 3), "connections": len(legs)}
+    out["uuids" if len(legs) == 2 else "uuid"] = legs if len(legs) == 2 else legs[0]
+    return out

@@ -377,7 +377,7 @@ class LiveCall(Base):
     __tablename__ = "live_calls"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    source: Mapped[str] = mapped_column(String(20))  # twilio | ws
+    source: Mapped[str] = mapped_column(String(20))  # twilio | ws | audiosocket
     stream_id: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(20), default=LiveState.RECEIVING, index=True)
     state_reason: Mapped[str | None] = mapped_column(Text)

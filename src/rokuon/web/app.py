@@ -129,6 +129,11 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
         except Exception:  # noqa: BLE001 - a failed recovery is logged and kept for retry
             log.exception("recovering interrupted live calls failed")
         hub.start()
+        audiosocket = None
+        if rt.settings.audiosocket_listen:  # Asterisk AudioSocket (docs/live.md)
+            from rokuon.live.audiosocket import AudioSocketServer
+
+            audiosocket = app.state.audiosocket = AudioSocketServer(rt, hub).start()
         retention = deliveries = None
         if start_workers:
             executor.start()
@@ -146,6 +151,9 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             else:
                 watcher = WatchFolder(rt, on_import=executor.notify).start()
         yield
+        if audiosocket:
+            # its calls in progress keep their spool for recovery, as the hub's do
+            await to_thread.run_sync(audiosocket.stop)
         hub.stop()  # calls still streaming keep their spool for the next start's recovery
         if watcher:
             watcher.stop()
