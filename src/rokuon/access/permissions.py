@@ -17,28 +17,31 @@ from rokuon.access.principal import ROLES, Principal
 # coach: override a QA criterion of a call in scope (commenting needs only read);
 # audit: read and export the audit log and the checklist; admin: users, keys, tokens;
 # faq_read: the FAQ knowledge base and its suggestions (live calls, /api/faq/suggest);
-# faq_edit: add, edit, delete and import FAQ entries (the /faq page).
+# faq_edit: add, edit, delete and import FAQ entries (the /faq page);
+# scorecards: edit QA scorecards (a new version each time) and re-score past calls
+# (a re-score run covers only the calls in the requester's scope).
 ACTIONS = ("read", "play", "download", "upload", "delete", "export", "search", "report",
-           "coach", "audit", "admin", "faq_read", "faq_edit")
+           "coach", "audit", "admin", "faq_read", "faq_edit", "scorecards")
 
 ALL, TEAM, OWN, YES, NO = "all", "team", "own", "yes", "–"
 
 MATRIX: dict[str, dict[str, str]] = {
     "admin": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
               "export": YES, "search": ALL, "report": ALL, "coach": ALL, "audit": YES,
-              "admin": YES, "faq_read": YES, "faq_edit": YES},
+              "admin": YES, "faq_read": YES, "faq_edit": YES, "scorecards": ALL},
     "compliance": {"read": ALL, "play": ALL, "download": ALL, "upload": YES, "delete": YES,
                    "export": YES, "search": ALL, "report": ALL, "coach": NO, "audit": YES,
-                   "admin": NO, "faq_read": YES, "faq_edit": NO},
+                   "admin": NO, "faq_read": YES, "faq_edit": NO, "scorecards": NO},
     "supervisor": {"read": TEAM, "play": TEAM, "download": TEAM, "upload": YES,
                    "delete": NO, "export": NO, "search": TEAM, "report": TEAM, "coach": TEAM,
-                   "audit": NO, "admin": NO, "faq_read": YES, "faq_edit": YES},
+                   "audit": NO, "admin": NO, "faq_read": YES, "faq_edit": YES,
+                   "scorecards": TEAM},
     "operator": {"read": OWN, "play": OWN, "download": OWN, "upload": YES, "delete": NO,
                  "export": NO, "search": OWN, "report": OWN, "coach": NO, "audit": NO,
-                 "admin": NO, "faq_read": YES, "faq_edit": NO},
+                 "admin": NO, "faq_read": YES, "faq_edit": NO, "scorecards": NO},
     "auditor": {"read": NO, "play": NO, "download": NO, "upload": NO, "delete": NO,
                 "export": NO, "search": NO, "report": NO, "coach": NO, "audit": YES,
-                "admin": NO, "faq_read": NO, "faq_edit": NO},
+                "admin": NO, "faq_read": NO, "faq_edit": NO, "scorecards": NO},
 }
 assert set(MATRIX) == set(ROLES) and all(set(v) == set(ACTIONS) for v in MATRIX.values())
 

@@ -46,7 +46,9 @@ def search(session: Session, principal: Principal, query: str, f: CallFilter, tz
     q = q.where(search_index.matching(session, needle, sound), Call.use_stopped_at.is_(None),
                 Call.quarantined_at.is_(None))
     q = door.scope_filter(principal, apply(q, f, tz))
-    q = q.order_by(Call.started_at.desc().nulls_last(), Segment.call_id, Segment.start)
+    # newest first, as the call list: a call without a start time by when it arrived
+    q = q.order_by(Call.started_at.desc().nulls_last(), Call.created_at.desc(),
+                   Segment.call_id, Segment.start)
     q = q.limit(f.limit).offset(f.offset)
     with door.audited(session, principal, "call.search", query=query, filter=describe(f)):
         hits = []

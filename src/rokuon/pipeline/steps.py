@@ -161,7 +161,10 @@ def analyze(rt: Runtime, job: PipelineJob, worker: str) -> None:
         tr_id, known_pii = tr.id, list(tr.redactions or [])
         inp = analysis_input.build(rt, call, segments, language=tr.language,
                                    speech=tr.speech)
-    results = analysis.run_all(inp, rt.analysis_config)
+        from rokuon.scorecards.versions import effective_config
+
+        cfg = effective_config(s, rt.analysis_config)  # the newest scorecard versions
+    results = analysis.run_all(inp, cfg)
     del inp
     if known_pii and "pii" in results:  # PCI findings masked before storage stay listed
         version, found = results["pii"]

@@ -46,7 +46,8 @@ class Period:
         return {"since": self.since.isoformat(), "until": self.until.isoformat()}
 
 
-def _date(name: str, v: str) -> date:
+def parse_day(name: str, v: str) -> date:
+    """One YYYY-MM-DD date in the accepted range, or ReportError naming ``name``."""
     try:
         d = date.fromisoformat(v.strip())
     except ValueError:
@@ -64,9 +65,9 @@ def parse_period(since: str | date | None, until: str | date | None, tz: str, *,
     than five years, unparsable or out-of-range dates raise ReportError naming the
     problem."""
     today = today or datetime.now(ZoneInfo(tz)).date()
-    s = _date("since", since) if isinstance(since, str) and since.strip() else \
+    s = parse_day("since", since) if isinstance(since, str) and since.strip() else \
         since if isinstance(since, date) else None
-    u = _date("until", until) if isinstance(until, str) and until.strip() else \
+    u = parse_day("until", until) if isinstance(until, str) and until.strip() else \
         until if isinstance(until, date) else None
     if s is None and u is None:
         u = today

@@ -150,4 +150,5 @@ def analyze(inp: CallInput, cfg: dict[str, Any], prior: dict[str, Any]) -> dict[
                 "notes": ["no speech transcribed: nothing to score"]}
     opts = options(cfg, cfg.get("qa"))
     return {"scorecard": name, "title": card.get("title", name),
+            "scorecard_version": int(card.get("version") or 0),
             **score(card, inp, prior, opts)}
