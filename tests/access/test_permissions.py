@@ -85,6 +85,14 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/faq"): "faq_edit", ("POST", "/faq"): "faq_edit",
     ("POST", "/faq/import"): "faq_edit", ("POST", "/faq/{entry_id}"): "faq_edit",
     ("POST", "/faq/{entry_id}/delete"): "faq_edit",
+    ("GET", "/api/scorecards"): "scorecards", ("GET", "/api/scorecards/{name}"): "scorecards",
+    ("PUT", "/api/scorecards/{name}"): "scorecards",
+    ("POST", "/api/scorecards/{name}/rescore"): "scorecards",
+    ("GET", "/api/rescore/{run_id}"): "scorecards", ("GET", "/scorecards"): "scorecards",
+    ("GET", "/scorecards/{name}"): "scorecards", ("POST", "/scorecards/{name}"): "scorecards",
+    ("POST", "/scorecards/{name}/rescore"): "scorecards",
+    ("GET", "/scorecards/runs/{run_id}"): "scorecards",
+    ("GET", "/scorecards/runs/{run_id}.csv"): "scorecards",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -124,7 +132,7 @@ def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  #
     url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32) \
         .replace("{incident_id}", "0" * 32).replace("{comment_id}", "0") \
         .replace("{criterion}", "greeting").replace("{entry_id}", "0") \
-        .replace("{view_id}", "0")
+        .replace("{view_id}", "0").replace("{name}", "default_ja").replace("{run_id}", "0")
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)

@@ -47,7 +47,8 @@ def _call(rt, seed: int, team: str = "A", lines=LINES) -> str:  # type: ignore[n
 
 def _edited(rt, s, **change):  # type: ignore[no-untyped-def]
     card = versions.get(s, rt.analysis_config, "default_ja")
-    crit = [c for c in card["criteria"] if c["id"] not in ("greeting", "restate")]  # greeting no longer counts
+    # greeting no longer counts
+    crit = [c for c in card["criteria"] if c["id"] not in ("greeting", "restate")]
     crit.append({"id": "restate", "label": "復唱", "type": "phrase_present",
                  "speaker": "agent", "phrases": ["復唱いたします"], "weight": 40})
     return {"title": card["title"], "pass_score": 60, "criteria": crit, **change}

@@ -23,6 +23,7 @@ from rokuon.cli.pci import pci_app
 from rokuon.cli.replay import replay as replay_cmd
 from rokuon.cli.report import report_app
 from rokuon.cli.requests import dsar_app, provision_app
+from rokuon.cli.scorecards import scorecard_app
 from rokuon.cli.users import user_app
 from rokuon.cli.webhooks import webhooks_app
 from rokuon.config import ConfigError
@@ -47,6 +48,7 @@ app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(faq_app, name="faq")
+app.add_typer(scorecard_app, name="scorecard")
 app.command("replay")(replay_cmd)
 
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]

@@ -296,11 +296,18 @@ def summary(s: Session, principal: Principal, run_id: int, *, limit: int = 500
                        for r in calls[:limit]]}
 
 
-def runs(s: Session, name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    q = select(RescoreRun).order_by(RescoreRun.id.desc()).limit(limit)
+def runs(s: Session, principal: Principal, name: str | None = None, limit: int = 20
+         ) -> list[dict[str, Any]]:
+    """The newest runs: an admin sees every run, anyone else the runs they asked for
+    (another team's run counts calls they may not see)."""
+    permissions.require(principal, "scorecards")
+    q = select(RescoreRun).order_by(RescoreRun.id.desc())
     if name:
         q = q.where(RescoreRun.name == name)
+    rows = list(s.scalars(q.limit(limit if principal.role == "admin" else limit * 10)))
+    if principal.role != "admin":
+        rows = [r for r in rows if (r.requested_by or {}).get("name") == principal.name]
     return [{"id": r.id, "scorecard": r.name, "version": r.version, "status": r.status,
              "total": r.total, "done": r.done, "changed": r.changed,
              "requested_by": (r.requested_by or {}).get("name"),
-             "created_at": r.created_at.isoformat()} for r in s.scalars(q)]
+             "created_at": r.created_at.isoformat()} for r in rows[:limit]]

@@ -107,7 +107,6 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
     kind = raw.get("type")
     if kind not in TYPES:
         problems.append(f"{where}: unknown type {str(kind)[:40]!r} (one of {', '.join(TYPES)})")
-        return {}
     out: dict[str, Any] = {"id": cid, "type": kind,
                            "label": _text(raw.get("label"), f"{where} label", problems)}
     weight = _number(raw.get("weight"), f"{where} weight", problems, 0.0, MAX_WEIGHT)
@@ -117,6 +116,8 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
     elif weight <= 0:
         problems.append(f"{where} weight: must be more than 0")
     out["weight"] = weight or 0.0
+    if kind not in TYPES:  # what else it needs depends on the type
+        return {}
     if kind in PHRASE_TYPES:
         out["phrases"] = _phrases(raw.get("phrases"), f"{where} phrases", problems)
     if kind in ("phrase_present", "phrase_absent"):

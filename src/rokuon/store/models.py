@@ -515,9 +515,9 @@ from rokuon.store.models_compliance import (  # noqa: E402, F401 - compliance's 
     ThirdPartyProvision,
     TranscriptCorrection,
 )
-from rokuon.store.models_workspace import SavedView  # noqa: E402, F401 - saved list views
 from rokuon.store.models_scorecards import (  # noqa: E402, F401 - scorecards as data
     RescoreDelta,
     RescoreRun,
     ScorecardVersion,
 )
+from rokuon.store.models_workspace import SavedView  # noqa: E402, F401 - saved list views

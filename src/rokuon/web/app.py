@@ -33,6 +33,7 @@ from rokuon.web import (
     reports_api,
     requests_api,
     requests_ui,
+    scorecards_web,
     signin,
     ui,
 )
@@ -134,9 +135,12 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             from rokuon.live.audiosocket import AudioSocketServer
 
             audiosocket = app.state.audiosocket = AudioSocketServer(rt, hub).start()
-        retention = deliveries = None
+        retention = deliveries = rescoring = None
         if start_workers:
             executor.start()
+            from rokuon.scorecards.rescore import RescoreWorker
+
+            rescoring = app.state.rescore = RescoreWorker(rt).start()
             from rokuon.integrations.delivery import DeliveryWorker
 
             deliveries = DeliveryWorker(rt).start()  # outbound webhooks and Slack
@@ -161,6 +165,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             retention.stop()
         if deliveries:
             deliveries.stop()
+        if rescoring:
+            rescoring.stop()
         executor.stop(timeout=5)
 
     log_redact.install()  # the download link's token never reaches the access log
@@ -187,6 +193,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(dashboard_ui.router)
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
+    app.include_router(scorecards_web.router)
     app.include_router(assist_api.router)
     app.include_router(api_docs.router)  # Swagger UI, assets served here
 
