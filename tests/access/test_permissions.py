@@ -93,6 +93,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/scorecards/{name}/rescore"): "scorecards",
     ("GET", "/scorecards/runs/{run_id}"): "scorecards",
     ("GET", "/scorecards/runs/{run_id}.csv"): "scorecards",
+    ("GET", "/api/users"): "admin", ("POST", "/api/users"): "admin",
+    ("PUT", "/api/users/{user_id}"): "admin", ("POST", "/api/users/{user_id}/reset-mfa"): "admin",
+    ("POST", "/api/users/{user_id}/reset-password"): "admin",
+    ("GET", "/admin/users"): "admin", ("POST", "/admin/users"): "admin",
+    ("POST", "/admin/users/{user_id}"): "admin",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -132,7 +137,8 @@ def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  #
     url = path.replace("{call_id}", call_id).replace("{request_id}", "0" * 32) \
         .replace("{incident_id}", "0" * 32).replace("{comment_id}", "0") \
         .replace("{criterion}", "greeting").replace("{entry_id}", "0") \
-        .replace("{view_id}", "0").replace("{name}", "default_ja").replace("{run_id}", "0")
+        .replace("{view_id}", "0").replace("{name}", "default_ja").replace("{run_id}", "0") \
+        .replace("{user_id}", "0")
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)

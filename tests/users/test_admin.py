@@ -83,3 +83,33 @@ def test_the_last_admin_stays(installation) -> None:  # type: ignore[no-untyped-
     with rt.db.session() as s:
         u = s.scalars(select(User).where(User.email == "admin@example.com")).one()
         assert u.disabled is True
+
+
+def test_list_reset_mfa_and_reset_password_from_the_cli(installation) -> None:  # type: ignore[no-untyped-def]
+    _, rt = installation
+    secret = make_user(rt, "sv@example.com", "supervisor", team="A")
+    with TestClient(create_app(rt, start_workers=False), follow_redirects=False) as c:
+        sign_in(c, "sv@example.com", secret)
+        r = runner.invoke(app, ["user", "reset-mfa", "sv@example.com", "--json"])
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout) == {"email": "sv@example.com", "mfa_was_enabled": True,
+                                        "sessions_ended": 1}
+        assert c.get("/api/scorecards").status_code == 401  # the session is gone
+        # the password still works; the next step is enrolling a new authenticator
+        r = c.post("/login", data={"email": "sv@example.com", "password": NEW_PASSWORD})
+        assert r.status_code == 303 and r.headers["location"] == "/mfa/setup"
+    r = runner.invoke(app, ["user", "reset-password", "sv@example.com", "--json"])
+    assert r.exit_code == 0, r.stderr
+    otp = json.loads(r.stdout)["one_time_password"]
+    with rt.db.session() as s:
+        user = s.scalars(select(User).where(User.email == "sv@example.com")).one()
+        assert user.must_change_password and not user.mfa_enabled
+    with TestClient(create_app(rt, start_workers=False), follow_redirects=False) as c:
+        r = c.post("/login", data={"email": "sv@example.com", "password": NEW_PASSWORD})
+        assert r.status_code != 303 or r.headers["location"] == "/login"  # old one is dead
+        r = c.post("/login", data={"email": "sv@example.com", "password": otp})
+        assert r.status_code == 303 and r.headers["location"] == "/password"
+    r = runner.invoke(app, ["user", "list", "--json"])
+    users = {u["email"]: u for u in json.loads(r.stdout)["users"]}
+    assert users["sv@example.com"]["must_change_password"] is True
+    assert runner.invoke(app, ["user", "reset-mfa", "nobody@example.com"]).exit_code == 1

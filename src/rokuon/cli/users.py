@@ -89,3 +89,59 @@ def user_deactivate(email: EmailArg, json_: JsonOpt = False) -> None:
 def user_activate(email: EmailArg, json_: JsonOpt = False) -> None:
     """Let a deactivated user sign in again (tokens stay revoked: make new ones)."""
     _active(email, True, json_)
+
+
+@user_app.command("list")
+def user_list(json_: JsonOpt = False) -> None:
+    """Every user: role, team, agent name, active, MFA, locked."""
+    from rokuon.users.admin import listing
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        users = listing(s)
+    if json_:
+        emit_json({"users": users})
+        return
+    for u in users:
+        flags = [f for f, on in (("inactive", not u["active"]), ("mfa", u["mfa_enabled"]),
+                                 ("locked", u["locked"])) if on]
+        typer.echo(f"{u['email']}\t{u['role']}\t{u['team'] or '-'}\t{u['agent_name'] or '-'}"
+                   f"\t{','.join(flags)}")
+
+
+@user_app.command("reset-mfa")
+def user_reset_mfa(email: EmailArg, json_: JsonOpt = False) -> None:
+    """Forget a user's authenticator and recovery codes (lost phone); they enrol again
+    at their next sign-in. Audited."""
+    from rokuon.users.admin import reset_mfa
+    from rokuon.users.service import UserError
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            res = reset_mfa(s, Principal.cli(), email)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(res)
+    else:
+        typer.echo(f"{res['email']}: two-factor authentication reset; "
+                   f"{res['sessions_ended']} session(s) ended")
+
+
+@user_app.command("reset-password")
+def user_reset_password(email: EmailArg, json_: JsonOpt = False) -> None:
+    """Give a user a new one-time password (printed once) and lift a lock-out. Audited."""
+    from rokuon.users.admin import reset_password
+    from rokuon.users.service import UserError
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            res = reset_password(s, Principal.cli(), email)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(res)
+    else:
+        typer.echo(f"{res['email']}: one-time password {res['one_time_password']}")

@@ -88,3 +88,44 @@ def set_active(session: Session, actor: Principal, email: str, active: bool
                          "tokens_revoked": revoked})
     return {"email": user.email, "active": active, "changed": changed,
             "sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def reset_mfa(session: Session, actor: Principal, email: str) -> dict[str, object]:
+    """Forget the user's authenticator and recovery codes (a lost phone): their sessions
+    end and, for a role that requires MFA, the next sign-in enrols a new authenticator."""
+    user = _user(session, email)
+    had = bool(user.mfa_enabled)
+    user.mfa_secret, user.mfa_enabled, user.recovery_codes = None, False, []
+    user.mfa_failures, user.totp_last_step = 0, None
+    ended = _end_sessions(session, user)
+    audit.record(session, actor, "user.reset_mfa", object_type="user", object_id=str(user.id),
+                 outcome="ok" if had else "unchanged",
+                 detail={"email": user.email, "sessions_ended": ended})
+    return {"email": user.email, "mfa_was_enabled": had, "sessions_ended": ended}
+
+
+def reset_password(session: Session, actor: Principal, email: str) -> dict[str, object]:
+    """A new one-time password (shown once; the user must change it at sign-in); the
+    lock-out is lifted and their sessions end."""
+    from rokuon.users.service import hash_password, one_time_password
+
+    user = _user(session, email)
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.failed_logins, user.locked_until = 0, None
+    ended = _end_sessions(session, user)
+    audit.record(session, actor, "user.reset_password", object_type="user",
+                 object_id=str(user.id), detail={"email": user.email, "sessions_ended": ended})
+    return {"email": user.email, "one_time_password": password, "sessions_ended": ended}
+
+
+def listing(session: Session) -> list[dict[str, object]]:
+    """Every user, for the admin page and ``rokuon user list`` (no secrets)."""
+    from rokuon.users.service import is_locked
+
+    users = session.scalars(select(User).order_by(User.disabled, User.role, User.email))
+    return [{"user_id": u.id, "email": u.email, "role": u.role, "team": u.team,
+             "agent_name": u.agent_name, "active": not u.disabled,
+             "mfa_enabled": bool(u.mfa_enabled), "must_change_password": u.must_change_password,
+             "locked": is_locked(u), "created_at": u.created_at.isoformat()} for u in users]

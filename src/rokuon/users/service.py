@@ -27,6 +27,10 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 def create_user(session: Session, actor: Principal, email: str, role: str,
                 team: str | None = None, agent_name: str | None = None) -> tuple[User, str]:
     email = email.strip().lower()

@@ -19,6 +19,7 @@ from rokuon.access.playback_cache import PlaybackCache
 from rokuon.live.hub import LiveHub
 from rokuon.runtime import Runtime
 from rokuon.web import (
+    admin_web,
     api,
     api_docs,
     assist_api,
@@ -194,6 +195,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
     app.include_router(scorecards_web.router)
+    app.include_router(admin_web.router)
     app.include_router(assist_api.router)
     app.include_router(api_docs.router)  # Swagger UI, assets served here
 

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from rokuon.web.i18n import text_call, text_call_list, text_common, text_dashboard, text_scorecards
+from rokuon.web.i18n import (
+    text_admin,
+    text_call,
+    text_call_list,
+    text_common,
+    text_dashboard,
+    text_scorecards,
+)
 
 LANGS = ("ja", "en")
-AREAS = (text_common, text_call, text_scorecards, text_dashboard, text_call_list)
+AREAS = (text_common, text_admin, text_call, text_scorecards, text_dashboard, text_call_list)
 
 
 def _merge() -> dict[str, dict[str, str]]:

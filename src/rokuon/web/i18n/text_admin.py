@@ -1,0 +1,42 @@
+"""UI text: administration in the browser (web.admin_web)."""
+
+TEXT: dict[str, dict[str, str]] = {
+    "admin_menu": {"ja": "ユーザー管理", "en": "Users"},
+    "adm_users": {"ja": "ユーザー管理", "en": "Users"},
+    "adm_count": {"ja": "{n}人", "en": "{n} users"},
+    "adm_help": {"ja": "追加・役割の変更・停止・二要素認証とパスワードのリセットはすべて監査ログに記録されます。役割を変えるとその人のセッションは終了します。",
+                 "en": "Adding users, changing roles, deactivating and resetting two-factor "
+                       "authentication or passwords are all recorded in the audit log. A role "
+                       "change ends that user's sessions."},
+    "adm_add": {"ja": "ユーザーを追加", "en": "Add a user"},
+    "adm_email": {"ja": "メールアドレス", "en": "E-mail"},
+    "adm_role": {"ja": "役割", "en": "Role"},
+    "adm_team": {"ja": "チーム", "en": "Team"},
+    "adm_agent_name": {"ja": "通話データ上の担当者名", "en": "Agent name in call data"},
+    "adm_state": {"ja": "状態", "en": "State"},
+    "adm_actions": {"ja": "操作", "en": "Actions"},
+    "adm_change": {"ja": "変更", "en": "Change"},
+    "adm_active": {"ja": "有効", "en": "Active"},
+    "adm_inactive": {"ja": "停止中", "en": "Deactivated"},
+    "adm_mfa_on": {"ja": "二要素認証あり", "en": "two-factor on"},
+    "adm_locked": {"ja": "ロック中", "en": "Locked"},
+    "adm_must_change": {"ja": "初回パスワード", "en": "one-time password"},
+    "adm_you": {"ja": "（ご自身）", "en": "(you)"},
+    "adm_verb_deactivate": {"ja": "停止", "en": "Deactivate"},
+    "adm_verb_activate": {"ja": "再開", "en": "Reactivate"},
+    "adm_verb_reset_mfa": {"ja": "二要素認証をリセット", "en": "Reset two-factor"},
+    "adm_verb_reset_password": {"ja": "パスワードを再発行", "en": "New password"},
+    "adm_done_role": {"ja": "役割を変更しました。その人のセッションは終了しました。", "en": "Role changed; their sessions ended."},
+    "adm_done_deactivate": {"ja": "停止しました。サインイン・セッション・APIトークンはすべて無効です。", "en": "Deactivated: sign-in, sessions and API tokens stopped."},
+    "adm_done_activate": {"ja": "再開しました（APIトークンは作り直してください）。", "en": "Reactivated (make new API tokens)."},
+    "adm_done_reset_mfa": {"ja": "二要素認証をリセットしました。次回のサインインで再設定します。", "en": "Two-factor authentication reset: it is set up again at the next sign-in."},
+    "adm_one_time": {"ja": "{email} の初回パスワード:", "en": "One-time password for {email}:"},
+    "adm_one_time_help": {"ja": "この画面でしか表示されません。本人に安全な方法で伝えてください。最初のサインインで変更が必要です。",
+                          "en": "Shown only here, once. Pass it on safely; it must be changed "
+                                "at the first sign-in."},
+    "role_admin": {"ja": "管理者", "en": "Admin"},
+    "role_compliance": {"ja": "コンプライアンス担当", "en": "Compliance"},
+    "role_supervisor": {"ja": "スーパーバイザー", "en": "Supervisor"},
+    "role_operator": {"ja": "オペレーター", "en": "Operator"},
+    "role_auditor": {"ja": "監査担当", "en": "Auditor"},
+}
