@@ -98,6 +98,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/users/{user_id}/reset-password"): "admin",
     ("GET", "/admin/users"): "admin", ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
+    ("GET", "/api/live-rules"): "admin", ("PUT", "/api/live-rules"): "admin",
+    ("GET", "/live/rules"): "admin", ("POST", "/live/rules"): "admin",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 

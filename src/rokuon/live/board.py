@@ -174,6 +174,7 @@ class LiveBoard:
         except live_rules.RuleError as exc:
             log.error("live rules ignored: %s", exc)
             return
+        rules = [r for r in rules if r.get("enabled", True) is not False]
         if not self.settled(bc.session.call_id):
             rules = [r for r in rules if r["when"] not in live_rules.ABSENCE_CONDITIONS]
         fired = live_rules.evaluate(rules, cfg, bc.finals, now_s=bc.session.seconds,

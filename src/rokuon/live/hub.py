@@ -27,8 +27,12 @@ class LiveHub:
                  ) -> None:
         self.rt = rt
         self.registry = LiveRegistry()
-        self.board = LiveBoard(lambda: rt.analysis_config, on_alert or self.store_alert,
-                               self._settled)
+        from rokuon.live.rule_versions import RuleSource
+
+        # the configuration, with the newest live rules edited in the browser (re-read
+        # every few seconds: an edit applies to the calls already running)
+        self.rules = RuleSource(lambda: rt.analysis_config, rt.db.session)
+        self.board = LiveBoard(self.rules, on_alert or self.store_alert, self._settled)
         self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
             if transcribe else None
         self.assist = LiveAssist(self._suggest, self.board.show_suggestions)

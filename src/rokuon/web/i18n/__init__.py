@@ -15,11 +15,13 @@ from rokuon.web.i18n import (
     text_call_list,
     text_common,
     text_dashboard,
+    text_live_rules,
     text_scorecards,
 )
 
 LANGS = ("ja", "en")
-AREAS = (text_common, text_admin, text_call, text_scorecards, text_dashboard, text_call_list)
+AREAS = (text_common, text_admin, text_live_rules, text_call, text_scorecards,
+         text_dashboard, text_call_list)
 
 
 def _merge() -> dict[str, dict[str, str]]:
