@@ -100,6 +100,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/admin/users/{user_id}"): "admin",
     ("GET", "/api/live-rules"): "admin", ("PUT", "/api/live-rules"): "admin",
     ("GET", "/live/rules"): "admin", ("POST", "/live/rules"): "admin",
+    ("PUT", "/api/live/preregister/{key}"): "upload",
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 
@@ -140,7 +141,7 @@ def _request(c: TestClient, method: str, path: str, call_id: str, seed: int):  #
         .replace("{incident_id}", "0" * 32).replace("{comment_id}", "0") \
         .replace("{criterion}", "greeting").replace("{entry_id}", "0") \
         .replace("{view_id}", "0").replace("{name}", "default_ja").replace("{run_id}", "0") \
-        .replace("{user_id}", "0")
+        .replace("{user_id}", "0").replace("{key}", "0f0e0d0c-0b0a")
     h = {"X-CSRF-Token": c.csrf}  # type: ignore[attr-defined]
     if (method, path) == ("POST", "/api/calls"):
         return c.post("/api/calls?filename=p.wav", content=tone_wav(0.5, seed=seed), headers=h)

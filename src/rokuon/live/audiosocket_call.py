@@ -97,6 +97,7 @@ class AudioSocketCall:
         self.first_audio: float | None = None
         self.notes: list[str] = []
         self.external_id = ""
+        self.registered: dict[str, Any] = {}  # metadata pre-registered for the UUIDs
         self.part, self.part_frames, self.total_frames = 1, 0, 0
         self.shifted: dict[str, int] = {}
         self.warned_fast = False
@@ -153,6 +154,16 @@ class AudioSocketCall:
         for leg, x, rate_in in held:
             self._place(leg, x, rate_in)
 
+    def _registered(self, uuids: list[str]) -> dict[str, Any]:
+        from rokuon.live.preregister import claim
+
+        try:
+            with self.server.rt.db.session() as s:
+                return claim(s, uuids)
+        except Exception:  # noqa: BLE001 - the call is recorded without it rather than lost
+            log.exception("AudioSocket %s: reading pre-registered metadata failed", uuids[0])
+            return {}
+
     def _open(self, part: int) -> None:
         server = self.server
         stereo = len(self.legs) == 2
@@ -164,7 +175,9 @@ class AudioSocketCall:
         if part == 1:
             self.rate = min(self.held[0][2], MAX_SESSION_RATE)
             self.external_id = server._unique_external_id(f"audiosocket:{first.uuid}")
-        meta: dict[str, Any] = {"audiosocket_peer": first.peer}
+        if part == 1:  # what the dialplan registered for these UUIDs ahead of the call
+            self.registered = self._registered([g.uuid for g in self.legs] + [self.key])
+        meta: dict[str, Any] = {**self.registered, "audiosocket_peer": first.peer}
         meta["external_id"] = self.external_id if part == 1 else f"{self.external_id}#{part}"
         if stereo:
             meta["channels"] = ["agent", "customer"]

@@ -515,7 +515,10 @@ from rokuon.store.models_compliance import (  # noqa: E402, F401 - compliance's 
     ThirdPartyProvision,
     TranscriptCorrection,
 )
-from rokuon.store.models_live_rules import LiveRuleVersion  # noqa: E402, F401 - live rules
+from rokuon.store.models_live_rules import (  # noqa: E402, F401 - live calls as data
+    LivePreregistration,
+    LiveRuleVersion,
+)
 from rokuon.store.models_scorecards import (  # noqa: E402, F401 - scorecards as data
     RescoreDelta,
     RescoreRun,

@@ -29,6 +29,7 @@ from rokuon.web import (
     dashboard_ui,
     integrations_api,
     live_board,
+    live_preregister_api,
     live_rules_web,
     live_ws,
     log_redact,
@@ -198,6 +199,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(scorecards_web.router)
     app.include_router(admin_web.router)
     app.include_router(live_rules_web.router)
+    app.include_router(live_preregister_api.router)
     app.include_router(assist_api.router)
     app.include_router(api_docs.router)  # Swagger UI, assets served here
 
