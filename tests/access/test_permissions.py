@@ -93,6 +93,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/scorecards/{name}/rescore"): "scorecards",
     ("GET", "/scorecards/runs/{run_id}"): "scorecards",
     ("GET", "/scorecards/runs/{run_id}.csv"): "scorecards",
+    ("GET", "/calls/{call_id}/timeline"): "read", ("GET", "/api/calls/{call_id}/timeline"): "read",
     ("GET", "/api/users"): "admin", ("POST", "/api/users"): "admin",
     ("PUT", "/api/users/{user_id}"): "admin", ("POST", "/api/users/{user_id}/reset-mfa"): "admin",
     ("POST", "/api/users/{user_id}/reset-password"): "admin",

@@ -38,6 +38,7 @@ from rokuon.web import (
     requests_ui,
     scorecards_web,
     signin,
+    timeline_web,
     ui,
 )
 from rokuon.web.deps import LoginRequired
@@ -197,6 +198,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
     app.include_router(scorecards_web.router)
+    app.include_router(timeline_web.router)
     app.include_router(admin_web.router)
     app.include_router(live_rules_web.router)
     app.include_router(live_preregister_api.router)

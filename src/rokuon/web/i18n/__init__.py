@@ -17,11 +17,12 @@ from rokuon.web.i18n import (
     text_dashboard,
     text_live_rules,
     text_scorecards,
+    text_timeline,
 )
 
 LANGS = ("ja", "en")
 AREAS = (text_common, text_admin, text_live_rules, text_call, text_scorecards,
-         text_dashboard, text_call_list)
+         text_dashboard, text_call_list, text_timeline)
 
 
 def _merge() -> dict[str, dict[str, str]]:

@@ -21,9 +21,9 @@ TEXT: dict[str, dict[str, str]] = {
     "faq_count": {"ja": "{n} 件", "en": "{n} entries"},
     "faq_import": {"ja": "ファイルから取り込む", "en": "Import a file"},
     "faq_import_help": {
-        "ja": "CSV（列: question, answer, tags）または Markdown（「## 質問」の見出しの下に回答）。"
+        "ja": "CSV（列: {cols}）または Markdown（「## 質問」の見出しの下に回答）。"
               "同じ質問のエントリーは回答が更新されます。誤りのあるファイルは何も取り込まれません。",
-        "en": "CSV (columns question, answer, tags) or Markdown (a '## question' heading, "
+        "en": "CSV (columns {cols}) or Markdown (a '## question' heading, "
               "the answer below). An entry with the same question gets the file's answer. "
               "A file with an error imports nothing."},
     "faq_file": {"ja": "ファイル", "en": "File"},
@@ -236,4 +236,22 @@ TEXT: dict[str, dict[str, str]] = {
     "time": {"ja": "日時", "en": "Time"},
     "export_csv": {"ja": "CSVで出力", "en": "Export CSV"},
     "purpose_required": {"ja": "再生するには利用目的を選んでください", "en": "Choose the purpose of use to play"},
+    # purposes of use (call metadata "purposes"; the audit log's purpose column)
+    "purpose_quality": {"ja": "品質管理", "en": "quality"},
+    "purpose_training": {"ja": "研修", "en": "training"},
+    "purpose_dispute": {"ja": "紛争対応", "en": "dispute"},
+    "purpose_legal": {"ja": "法的対応", "en": "legal"},
+    # the audit log's outcome column (rokuon.access.audit)
+    "outcome_ok": {"ja": "成功", "en": "ok"},
+    "outcome_denied": {"ja": "拒否", "en": "denied"},
+    "outcome_failed": {"ja": "失敗", "en": "failed"},
+    "outcome_locked": {"ja": "ロック中", "en": "locked"},
+    "outcome_not_found": {"ja": "対象なし", "en": "not found"},
+    "outcome_refused": {"ja": "拒否（要件外）", "en": "refused"},
+    "outcome_break_glass": {"ja": "緊急アクセス", "en": "break glass"},
+    # error pages: the server's own message, kept as it is for support
+    "error_detail": {"ja": "詳細", "en": "Detail"},
+    # the scorecard list's languages column
+    "lang_ja": {"ja": "日本語", "en": "Japanese"},
+    "lang_en": {"ja": "英語", "en": "English"},
 }

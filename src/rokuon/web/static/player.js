@@ -74,10 +74,12 @@
   }
 })();
 
-// While the call is still in the pipeline, refresh the page every few seconds.
+// While the call is still in the pipeline, refresh the page every few seconds — unless
+// the page has the timeline, which updates itself in place (timeline.js).
 (function () {
   "use strict";
   var status = document.getElementById("call-status");
+  if (document.getElementById("timeline")) { return; }
   if (status && ["indexed", "failed"].indexOf(status.dataset.status) < 0) {
     window.setTimeout(function () { window.location.reload(); }, 5000);
   }
