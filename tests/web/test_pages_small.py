@@ -71,3 +71,29 @@ def test_audit_page_is_paged_and_in_local_time(signed_in: TestClient, installati
     csv = signed_in.get("/audit.csv?action=test.paging").text  # the CSV stays in UTC
     utc = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC)
     assert utc.strftime("%Y-%m-%dT%H:%M:%S") in csv
+
+
+def test_a_crash_is_a_styled_page_or_json_naming_no_internals(installation, monkeypatch,
+                                                              caplog) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from rokuon.scorecards import versions
+    from rokuon.web.app import create_app
+    from tests.web.conftest import make_user, sign_in
+
+    _, rt = installation
+    secret = make_user(rt, "sv@example.com", "supervisor", team="A")
+
+    def boom(*a, **k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals /var/lib/x")
+
+    with TestClient(create_app(rt, start_workers=False), follow_redirects=False,
+                    raise_server_exceptions=False) as c:
+        sign_in(c, "sv@example.com", secret)
+        monkeypatch.setattr(versions, "listing", boom)
+        page = c.get("/scorecards?lang=ja", headers={"accept": "text/html"})
+        assert page.status_code == 500 and "<html" in page.text.lower()
+        assert "secret internals" not in page.text and "rokuon" in page.text
+        api = c.get("/api/scorecards")
+        assert api.status_code == 500 and api.json()["error"].startswith("internal error")
+    assert "secret internals" in caplog.text  # the log has it

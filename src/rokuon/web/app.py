@@ -230,6 +230,14 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     async def _http(request: Request, exc: HTTPException) -> Response:
         return error_response(request, exc.status_code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        # a bug: logged with its traceback; the reader gets the styled page (or JSON)
+        # that names no internals
+        log.error("unhandled error on %s %s", request.method, request.url.path,
+                  exc_info=exc)
+        return error_response(request, 500, "internal error: the server log has the details")
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         err = exc.errors()[0]
