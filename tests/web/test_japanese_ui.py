@@ -43,9 +43,8 @@ SKIP_WORDS = {
     # layout. Checked for its status only until that module is translated.
     "/compliance/report",
 }
-# Words that call.html (owned elsewhere) still writes raw: the purpose <select> shows
-# the purpose id ("quality") instead of t('purpose_' ~ p). Allowed on the call page only.
-CALL_PAGE_WORDS = {"quality"}
+# Words the call page may still show raw (none now: the purpose list is translated).
+CALL_PAGE_WORDS: set[str] = set()
 
 _KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
