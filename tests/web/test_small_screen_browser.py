@@ -24,9 +24,7 @@ PAGES = {"/": "table.calls", "/dashboard": "main", "/calls/{cid}": "#qa",
          "/scorecards/default_ja": "table.criteria-editor", "/scorecards": "#scorecard-list",
          "/coaching": "#coaching-queue", "/faq": "main", "/audit": "#audit", "/requests": "main",
          "/live": "main", "/password": "main", "/compliance/report": "h1"}
-# rokuon.compliance.checklist.to_html builds this page itself: no base layout (no header,
-# no web font link), only style.css; checked for its width only
-NO_LAYOUT = {"/compliance/report"}
+NO_LAYOUT: set[str] = set()  # every page has the base layout now
 
 _FONT_READY = """async () => {
   await document.fonts.ready;

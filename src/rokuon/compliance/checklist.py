@@ -46,7 +46,8 @@ ATTESTED = [
      "Devices and media are protected against theft and loss"),
     ("media_disposal", "physical", "媒体・機器の廃棄時に復元不能な消去をしている",
      "Media are wiped irrecoverably when disposed of"),
-    ("tls_in_transit", "technical", "通信を TLS で暗号化している（serve --certfile か TLS 終端）",
+    ("tls_in_transit", "technical",
+     "通信を TLS で暗号化している（rokuon 自身の証明書か、前段の TLS 終端）",
      "Traffic is encrypted with TLS (serve --certfile or a TLS proxy)"),
 ]
 CATEGORIES = [("organisational", "組織的安全管理措置", "Organisational measures"),

@@ -167,7 +167,17 @@ def checklist_page(request: Request, format: str = "html", auth: Auth = Depends(
     if format == "pdf":
         return Response(checklist.to_pdf(rep), media_type="application/pdf", headers={
             "Content-Disposition": 'attachment; filename="checklist.pdf"'})
-    return HTMLResponse(checklist.to_html(rep, pick_lang(request), "/static/style.css"))
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(rt.settings.timezone)
+
+    def local_time(iso: str) -> str:  # the installation's time zone, to the minute
+        at = datetime.fromisoformat(iso)
+        at = at if at.tzinfo else at.replace(tzinfo=ZoneInfo("UTC"))
+        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    return render(request, "checklist.html", auth=auth, rep=rep, local_time=local_time)
 
 
 @router.get("/audit.csv")

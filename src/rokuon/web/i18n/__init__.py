@@ -13,6 +13,7 @@ from rokuon.web.i18n import (
     text_admin,
     text_call,
     text_call_list,
+    text_checklist,
     text_common,
     text_dashboard,
     text_live_rules,
@@ -22,7 +23,7 @@ from rokuon.web.i18n import (
 
 LANGS = ("ja", "en")
 AREAS = (text_common, text_admin, text_live_rules, text_call, text_scorecards,
-         text_dashboard, text_call_list, text_timeline)
+         text_dashboard, text_call_list, text_timeline, text_checklist)
 
 
 def _merge() -> dict[str, dict[str, str]]:
