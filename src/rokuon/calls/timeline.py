@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-Span = tuple[float, float]
+from rokuon.engine.analysis.context import Span
+from rokuon.engine.analysis.talk_metrics import intersect, merge
 
 PARTIES = ("agent", "customer")
 FINAL_STATUSES = ("analyzed", "indexed", "failed")
@@ -59,32 +60,6 @@ def _payload(analysis: dict[str, Any], name: str) -> Any:
 def _clip(s: float, e: float, duration: float) -> Span | None:
     s, e = max(0.0, min(s, duration)), max(0.0, min(e, duration))
     return (s, e) if e > s else None
-
-
-def merge(spans: list[Span]) -> list[Span]:
-    """Sorted, overlapping or touching spans joined."""
-    out: list[Span] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def intersect(a: list[Span], b: list[Span]) -> list[Span]:
-    """Where two sorted, merged span lists overlap."""
-    i = j = 0
-    out: list[Span] = []
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if hi > lo:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def _as_dicts(spans: list[Span]) -> list[dict[str, float]]:
