@@ -1,10 +1,12 @@
-"""``rokuon user …``: add a user, change a role, deactivate / reactivate."""
+"""``rokuon user …``: add, list, change a role, deactivate / reactivate, reset MFA or password."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
 from rokuon.access.principal import Principal
 from rokuon.cli.context import cli_runtime as _runtime
@@ -16,6 +18,23 @@ TeamOpt = Annotated[str | None, typer.Option(help="Team (supervisor/operator sco
 AgentNameOpt = Annotated[str | None, typer.Option(
     help="The operator's name as in call metadata 'agent'.")]
 EmailArg = Annotated[str, typer.Argument(help="The user's e-mail (login name).")]
+
+
+def _change(do: Callable[[Session], dict[str, Any]], json_: bool,
+            line: Callable[[dict[str, Any]], str]) -> None:
+    """Run one audited change to a user as the CLI; a refusal is a one-line error."""
+    from rokuon.users.service import UserError
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as s:
+            res = do(s)
+    except UserError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json(res)
+    else:
+        typer.echo(line(res))
 
 
 @user_app.command("add")
@@ -43,39 +62,24 @@ def user_set_role(email: EmailArg, role: RoleOpt, team: TeamOpt = None,
     """Change a user's role (and team / agent name): their sessions end, tokens the new
     role does not allow are revoked; audited."""
     from rokuon.users.admin import set_role
-    from rokuon.users.service import UserError
 
-    rt = _runtime()
-    try:
-        with rt.db.session() as s:
-            res = set_role(s, Principal.cli(), email, role, team=team, agent_name=agent_name)
-    except UserError as exc:
-        fail(str(exc))
-    if json_:
-        emit_json(res)
-    else:
-        typer.echo(f"{res['email']}: {res['before']} → {res['role']}; "
-                   f"{res['sessions_ended']} session(s) ended, "
-                   f"{res['tokens_revoked']} token(s) revoked")
+    _change(lambda s: set_role(s, Principal.cli(), email, role, team=team,
+                               agent_name=agent_name), json_,
+            lambda res: f"{res['email']}: {res['before']} → {res['role']}; "
+                        f"{res['sessions_ended']} session(s) ended, "
+                        f"{res['tokens_revoked']} token(s) revoked")
 
 
 def _active(email: str, active: bool, json_: bool) -> None:
     from rokuon.users.admin import set_active
-    from rokuon.users.service import UserError
 
-    rt = _runtime()
-    try:
-        with rt.db.session() as s:
-            res = set_active(s, Principal.cli(), email, active)
-    except UserError as exc:
-        fail(str(exc))
-    if json_:
-        emit_json(res)
-    else:
+    def line(res: dict[str, Any]) -> str:
         state = "active" if active else "deactivated"
-        typer.echo(f"{res['email']} {state}" + ("" if res["changed"] else " (already)")
-                   + (f"; {res['sessions_ended']} session(s) ended, "
-                      f"{res['tokens_revoked']} token(s) revoked" if not active else ""))
+        return (f"{res['email']} {state}" + ("" if res["changed"] else " (already)")
+                + (f"; {res['sessions_ended']} session(s) ended, "
+                   f"{res['tokens_revoked']} token(s) revoked" if not active else ""))
+
+    _change(lambda s: set_active(s, Principal.cli(), email, active), json_, line)
 
 
 @user_app.command("deactivate")
@@ -114,34 +118,16 @@ def user_reset_mfa(email: EmailArg, json_: JsonOpt = False) -> None:
     """Forget a user's authenticator and recovery codes (lost phone); they enrol again
     at their next sign-in. Audited."""
     from rokuon.users.admin import reset_mfa
-    from rokuon.users.service import UserError
 
-    rt = _runtime()
-    try:
-        with rt.db.session() as s:
-            res = reset_mfa(s, Principal.cli(), email)
-    except UserError as exc:
-        fail(str(exc))
-    if json_:
-        emit_json(res)
-    else:
-        typer.echo(f"{res['email']}: two-factor authentication reset; "
-                   f"{res['sessions_ended']} session(s) ended")
+    _change(lambda s: reset_mfa(s, Principal.cli(), email), json_,
+            lambda res: f"{res['email']}: two-factor authentication reset; "
+                        f"{res['sessions_ended']} session(s) ended")
 
 
 @user_app.command("reset-password")
 def user_reset_password(email: EmailArg, json_: JsonOpt = False) -> None:
     """Give a user a new one-time password (printed once) and lift a lock-out. Audited."""
     from rokuon.users.admin import reset_password
-    from rokuon.users.service import UserError
 
-    rt = _runtime()
-    try:
-        with rt.db.session() as s:
-            res = reset_password(s, Principal.cli(), email)
-    except UserError as exc:
-        fail(str(exc))
-    if json_:
-        emit_json(res)
-    else:
-        typer.echo(f"{res['email']}: one-time password {res['one_time_password']}")
+    _change(lambda s: reset_password(s, Principal.cli(), email), json_,
+            lambda res: f"{res['email']}: one-time password {res['one_time_password']}")
