@@ -30,6 +30,13 @@ def _last_admin(session: Session, user: User) -> bool:
     return others == 0
 
 
+def _not_self(actor: Principal, user: User, what: str) -> None:
+    """Nobody deactivates or resets their own account this way: their own password and
+    MFA change at /password, where the current ones are asked for."""
+    if actor.name == user.email:
+        raise UserError(f"you cannot {what} your own account here")
+
+
 def _end_sessions(session: Session, user: User) -> int:
     return session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
 
@@ -70,6 +77,8 @@ def set_active(session: Session, actor: Principal, email: str, active: bool
     """Deactivate (sign-in, sessions and tokens stop at once; the user row and its audit
     history stay) or reactivate a user."""
     user = _user(session, email)
+    if not active:
+        _not_self(actor, user, "deactivate")
     if not active and _last_admin(session, user):
         raise UserError(f"{user.email} is the only active admin; make another admin first")
     changed = user.disabled == active
@@ -94,6 +103,7 @@ def reset_mfa(session: Session, actor: Principal, email: str) -> dict[str, objec
     """Forget the user's authenticator and recovery codes (a lost phone): their sessions
     end and, for a role that requires MFA, the next sign-in enrols a new authenticator."""
     user = _user(session, email)
+    _not_self(actor, user, "reset two-factor authentication of")
     had = bool(user.mfa_enabled)
     user.mfa_secret, user.mfa_enabled, user.recovery_codes = None, False, []
     user.mfa_failures, user.totp_last_step = 0, None
@@ -110,6 +120,7 @@ def reset_password(session: Session, actor: Principal, email: str) -> dict[str, 
     from rokuon.users.service import hash_password, one_time_password
 
     user = _user(session, email)
+    _not_self(actor, user, "reset the password of")
     password = one_time_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True

@@ -44,11 +44,6 @@ def _email(s: Session, user_id: int) -> str:
     return user.email
 
 
-def _not_self(auth: Auth, email: str, what: str) -> None:
-    if auth.user.email == email:
-        raise UserError(f"you cannot {what} your own account here")
-
-
 def _text(body: dict[str, Any], key: str) -> str | None:
     v = body.get(key)
     if v is None:
@@ -100,8 +95,6 @@ def change_api(request: Request, user_id: int, body: Any = JSON_BODY,
         if "active" in body:
             if not isinstance(body["active"], bool):
                 raise UserError("active: true or false")
-            if not body["active"]:
-                _not_self(auth, email, "deactivate")
             out.update(admin.set_active(s, auth.principal, email, body["active"]))
         if any(k in body for k in ("role", "team", "agent_name")):
             role = _text(body, "role") or s.get(User, user_id).role  # type: ignore[union-attr]
@@ -119,7 +112,6 @@ def reset_mfa_api(request: Request, user_id: int, auth: Auth = Depends(admin_aut
     check_csrf(auth, request.headers.get("x-csrf-token"))
     email = _email(s, user_id)
     try:
-        _not_self(auth, email, "reset two-factor authentication of")
         return admin.reset_mfa(s, auth.principal, email)
     except UserError as exc:
         return _refused(s, exc)
@@ -131,7 +123,6 @@ def reset_password_api(request: Request, user_id: int, auth: Auth = Depends(admi
     check_csrf(auth, request.headers.get("x-csrf-token"))
     email = _email(s, user_id)
     try:
-        _not_self(auth, email, "reset the password of")
         return admin.reset_password(s, auth.principal, email)
     except UserError as exc:
         return _refused(s, exc)
@@ -186,14 +177,10 @@ def change_form(request: Request, user_id: int, csrf: str = Form(""), verb: str 
             admin.set_role(s, auth.principal, email, role, team=team[:100],
                            agent_name=agent_name[:200])
         elif verb in ("deactivate", "activate"):
-            if verb == "deactivate":
-                _not_self(auth, email, "deactivate")
             admin.set_active(s, auth.principal, email, verb == "activate")
         elif verb == "reset_mfa":
-            _not_self(auth, email, "reset two-factor authentication of")
             admin.reset_mfa(s, auth.principal, email)
         elif verb == "reset_password":
-            _not_self(auth, email, "reset the password of")
             res = admin.reset_password(s, auth.principal, email)
             s.flush()
             return _page(request, auth, s, created={"email": email,
