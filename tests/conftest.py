@@ -19,6 +19,29 @@ CALLS = DATA / "calls"
 PG_URL = os.environ.get("ROKUON_TEST_DATABASE_URL")
 
 
+DATABASE_FIXTURES = {"database_url", "fresh_database"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass runs only what can behave differently there: tests that use a
+    database (the ``database_url`` fixture, directly or through ``settings``/
+    ``installation``, or a test's own ``fresh_database``) and are not browser tests.
+    The rest (the engine on audio, text rules, the pages in chromium) is the same code on
+    either database and has already run in the SQLite pass."""
+    if not PG_URL:
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_db and item.get_closest_marker("browser") is None:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def corpus_calls() -> list[Path]:
     return sorted(p for p in CALLS.glob("*") if (p / "truth.json").exists())
 
