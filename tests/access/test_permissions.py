@@ -65,6 +65,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/cdr/reconcile"): "audit", ("GET", "/api/cdr/runs"): "audit",
     ("GET", "/dashboard"): "report", ("GET", "/api/reports/kpis"): "report",
     ("GET", "/api/reports/keywords"): "report",
+    ("GET", "/api/reports/topics"): "report", ("GET", "/reports/topics"): "report",
     ("GET", "/api/webhooks"): "admin", ("POST", "/api/webhooks"): "admin",
     ("DELETE", "/api/webhooks/{webhook_id}"): "admin",
     ("GET", "/api/webhooks/deliveries"): "admin",

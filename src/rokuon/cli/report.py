@@ -85,3 +85,30 @@ def keywords(since: SinceOpt = None, until: UntilOpt = None,
     typer.echo(f"{period.since} – {period.until}")
     for r in rep.rows:
         typer.echo(f"{r['list']}\t{r['word']}\t{r['count']}\t{r['calls']}\t{r['change']:+d}")
+
+
+@report_app.command("topics")
+def topics(since: SinceOpt = None, until: UntilOpt = None,
+           count: Annotated[int | None, typer.Option(
+               "--topics", help="How many topics (1-20; default: chosen from the calls).")
+           ] = None,
+           as_json: JsonOpt = False) -> None:
+    """VOC topics: what customers talked about, calls per topic and the change
+    against the period before (docs/reports.md)."""
+    from rokuon.reports import topics as tp
+    from rokuon.reports.service import ReportError, parse_period
+
+    rt = _runtime()
+    try:
+        period = parse_period(since, until, rt.settings.timezone)
+        with rt.db.session() as s:
+            rep = tp.report(s, Principal.cli(), period, topics=count)
+    except ReportError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(rep.contract())
+        return
+    typer.echo(f"{period.since} – {period.until}\t{rep.documents} calls")
+    for r in rep.rows:
+        typer.echo(f"{r['topic']}\t{r['label']}\t{r['calls']}\t{r['change']:+d}\t"
+                   f"{r['share']:.1%}\t{' '.join(r['terms'])}")

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from rokuon.reports import figures
-from rokuon.store.models import AnalysisResult, Call, CallStatus, new_id
+from rokuon.store.models import AnalysisResult, Call, CallStatus, Segment, Transcript, new_id
+from rokuon.text.normalize import normalize
 
 SOURCE = "synthetic"
 
@@ -49,6 +50,20 @@ def add_call(session: Session, *, started_at: datetime, duration_s: float,
                                        payload=payload))
         figures.store(session, row["id"], analysis)
     return str(row["id"])
+
+
+def add_transcript(session: Session, call_id: str,
+                   utterances: list[tuple[str, str]]) -> None:
+    """A current transcript of (speaker, text) utterances, 3 s each, as the pipeline
+    stores it (no word timings)."""
+    tr = Transcript(call_id=call_id, version=1, is_current=True, engine=SOURCE,
+                    model=SOURCE, language="ja")
+    session.add(tr)
+    session.flush()
+    for i, (speaker, text) in enumerate(utterances):
+        session.add(Segment(transcript_id=tr.id, call_id=call_id, idx=i, speaker=speaker,
+                            channel=None, start=3.0 * i, end=3.0 * i + 2.5, text=text,
+                            norm_text=normalize(text), confidence=1.0, words=[]))
 
 
 def analysis(*, agent_talk_s: float = 60.0, customer_talk_s: float = 40.0,

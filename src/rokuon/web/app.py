@@ -39,6 +39,7 @@ from rokuon.web import (
     scorecards_web,
     signin,
     timeline_web,
+    topics_ui,
     ui,
 )
 from rokuon.web.deps import LoginRequired
@@ -195,6 +196,7 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(live_board.router)
     app.include_router(reports_api.router)
     app.include_router(dashboard_ui.router)
+    app.include_router(topics_ui.router)
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
     app.include_router(scorecards_web.router)

@@ -5,7 +5,10 @@
   ``"period"`` and ``"previous"`` (the previous period's total and groups)
 - ``GET /api/reports/keywords?since=&until=[&list=ng]`` — ``{"keywords": [{"list",
   "word", "count", "calls", "change"}]}``
-- ``&format=csv`` on either: the table as CSV (with the previous period's figures)
+- ``GET /api/reports/topics?since=&until=[&topics=5]`` — ``{"topics": [{"topic",
+  "label", "terms", "calls", "previous", "change", "share", "examples"}],
+  "calls_considered"}`` (VOC topics, rokuon.reports.topics)
+- ``&format=csv`` on kpis or keywords: the table as CSV (with the previous period's figures)
 
 The ``report`` permission (rokuon.access.permissions) and, for API tokens, the
 ``calls:read`` scope; figures cover the calls in the principal's scope only. Bad
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from rokuon.reports import keywords as kw
 from rokuon.reports import kpis
+from rokuon.reports import topics as tp
 from rokuon.reports.period import Period, ReportError, parse_period
 from rokuon.reports.service import keywords_csv, kpis_csv
 from rokuon.runtime import Runtime
@@ -90,3 +94,16 @@ def keywords_report(since: str | None = Query(None, max_length=40),
     if fmt == "csv":
         return csv_response(keywords_csv(rep), f"keywords_{period.since}_{period.until}.csv")
     return rep.contract()
+
+
+@router.get("/api/reports/topics", response_model=None)
+def topics_report(since: str | None = Query(None, max_length=40),
+                  until: str | None = Query(None, max_length=40),
+                  topics: int | None = Query(None, ge=1, le=tp.MAX_TOPICS),
+                  auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
+                  rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    period = _period(auth, rt, since, until)
+    try:
+        return tp.report(s, auth.principal, period, topics=topics).contract()
+    except ReportError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc

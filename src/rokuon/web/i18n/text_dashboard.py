@@ -58,4 +58,20 @@ TEXT: dict[str, dict[str, str]] = {
     "list_churn": {"ja": "解約", "en": "Churn"},
     "list_competitor": {"ja": "競合", "en": "Competitor"},
     "list_custom": {"ja": "カスタム", "en": "Custom"},
+    # VOC topics (web.topics_ui)
+    "voc_topics": {"ja": "VOCトピック", "en": "VOC topics"},
+    "topics_hint": {"ja": "お客様の発話から、期間中に多かった話題を自動でまとめます（人名・地名・数字は除外）。",
+                    "en": "What customers talked about in the period, grouped automatically "
+                          "from what they said (names, places and numbers left out)."},
+    "topics_count": {"ja": "トピック数", "en": "Topics"},
+    "topics_auto": {"ja": "自動", "en": "auto"},
+    "topics_considered": {"ja": "対象通話: {n} 件（当期間と前期間）",
+                          "en": "Calls considered: {n} (this period and the one before)"},
+    "no_topics": {"ja": "この期間にはトピックを作れるだけの通話がありません。",
+                  "en": "Not enough calls in this period to find topics."},
+    "topic_label": {"ja": "トピック", "en": "Topic"},
+    "topic_share": {"ja": "割合", "en": "Share"},
+    "topic_terms": {"ja": "主な語", "en": "Main terms"},
+    "topic_examples": {"ja": "代表的な通話", "en": "Typical calls"},
+    "see_topics": {"ja": "VOCトピックを見る", "en": "See VOC topics"},
 }
