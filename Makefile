@@ -46,6 +46,7 @@ lint: setup
 eval: setup
 	$(BIN)/python scripts/evaluate.py
 	$(BIN)/python scripts/evaluate_analysis.py
+	$(BIN)/python scripts/evaluate_topics.py --aside-share 0.6 --misheard 0.3
 
 eval-analysis: setup
 	$(BIN)/python scripts/evaluate_analysis.py

@@ -10,7 +10,8 @@ and for exactly five: NMI and purity of the calls' topics against the truth, eac
 topic's label and majority truth, the change of the cancellation topic, whether any
 customer name reached a label, and the time taken.
 
-Usage: python scripts/evaluate_topics.py [--per-topic 40] [--seed 3] [--json OUT]
+Usage: python scripts/evaluate_topics.py [--per-topic 40] [--seed 3] [--aside-share 0.3]
+       [--misheard 0.0] [--json OUT]
 """
 
 from __future__ import annotations
@@ -32,24 +33,29 @@ JST = ZoneInfo("Asia/Tokyo")
 SINCE, UNTIL = "2025-03-10", "2025-03-16"
 
 
-def _seed(rt: Any, per_topic: int, seed: int) -> dict[str, str]:
+def _seed(rt: Any, per_topic: int, seed: int, aside: float, misheard: float
+          ) -> tuple[dict[str, str], int]:
+    """truth (call id → topic) and the true change of cancellation calls."""
     from rokuon.reports.synthetic import add_call, add_transcript
     from rokuon.reports.synthetic_voc import labelled_calls
 
     rng = random.Random(seed)
     truth: dict[str, str] = {}
-    current = labelled_calls(rng, per_topic)
-    previous = [c for c in labelled_calls(rng, per_topic)
+    current = labelled_calls(rng, per_topic, aside_share=aside, misheard=misheard)
+    previous = [c for c in labelled_calls(rng, per_topic, aside_share=aside,
+                                          misheard=misheard)
                 if c[0] != "cancellation" or rng.random() < 1 / 3]
     with rt.db.session() as s:
         for offset, calls in ((0, current), (-7, previous)):
             for i, (topic, utterances) in enumerate(calls):
                 start = datetime(2025, 3, 10, 9, tzinfo=JST) + timedelta(
-                    days=offset + i % 7, minutes=i)
+                    days=offset + i % 7, minutes=i % 600)
                 cid = add_call(s, started_at=start, duration_s=120, agent=f"a{i % 5}")
                 add_transcript(s, cid, utterances)
                 truth[cid] = topic
-    return truth
+    change = sum(1 for t, _ in current if t == "cancellation") - \
+        sum(1 for t, _ in previous if t == "cancellation")
+    return truth, change
 
 
 def _score(rep: Any, truth: dict[str, str]) -> dict[str, Any]:
@@ -59,10 +65,10 @@ def _score(rep: Any, truth: dict[str, str]) -> dict[str, Any]:
     assigned: dict[str, int] = {}
     rows = []
     for r in rep.rows:
-        rows.append({"topic": r["topic"], "label": r["label"], "calls": r["calls"],
+        rows.append({"topic_id": r["topic_id"], "label": r["label"], "calls": r["calls"],
                      "previous": r["previous"], "change": r["change"]})
         for cid in r.get("members", []):
-            assigned[cid] = r["topic"]
+            assigned[cid] = r["topic_id"]
     ids = [c for c in assigned if c in truth]
     t = [truth[c] for c in ids]
     p = [assigned[c] for c in ids]
@@ -74,7 +80,7 @@ def _score(rep: Any, truth: dict[str, str]) -> dict[str, Any]:
         majority[topic] = label
         correct += n
     for r in rows:
-        r["truth"] = majority.get(r["topic"])
+        r["truth"] = majority.get(r["topic_id"])
     cancel = [r for r in rows if r["truth"] == "cancellation"]
     return {"nmi": round(normalized_mutual_info_score(t, p), 3) if ids else 0.0,
             "purity": round(correct / len(ids), 3) if ids else 0.0,
@@ -86,6 +92,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-topic", type=int, default=40)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--aside-share", type=float, default=0.3,
+                    help="share of calls that mention a second topic in passing")
+    ap.add_argument("--misheard", type=float, default=0.0,
+                    help="chance that a key word is written as a recogniser misheard it "
+                         "(解約 → 開約 …)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     home = tempfile.mkdtemp(prefix="rokuon-topics-")
@@ -100,10 +111,11 @@ def main() -> int:
 
     init_installation(load_settings(), "root@example.com")
     rt = open_runtime(load_settings())
-    truth = _seed(rt, args.per_topic, args.seed)
+    truth, true_change = _seed(rt, args.per_topic, args.seed, args.aside_share, args.misheard)
     period = parse_period(SINCE, UNTIL, "Asia/Tokyo")
     admin = Principal(name="root@example.com", role="admin")
-    out: dict[str, Any] = {"calls": len(truth), "runs": {}}
+    out: dict[str, Any] = {"calls": len(truth), "true_cancellation_change": true_change,
+                           "runs": {}}
     for k in (None, 5):
         t0 = time.perf_counter()
         with rt.db.session() as s:
@@ -117,10 +129,10 @@ def main() -> int:
         print(f"topics={len(rep.rows)} ({'default' if k is None else k}): "
               f"NMI {res['nmi']}  purity {res['purity']}  "
               f"calls {res['calls_assigned']}/{len(truth)}  {took:.2f} s  "
-              f"cancellation change {res['cancellation_change']:+d}  "
+              f"cancellation change {res['cancellation_change']:+d} (true {true_change:+d})  "
               f"name in a label: {res['name_in_label']}")
         for r in res["topics"]:
-            print(f"  {r['topic']:>2} {r['label']:<24} {r['calls']:>4} "
+            print(f"  {r['topic_id']:>2} {r['label']:<24} {r['calls']:>4} "
                   f"(before {r['previous']:>3}, {r['change']:+d})  truth: {r['truth']}")
     rt.close()
     if args.json:

@@ -30,12 +30,15 @@ ADMIN = Principal(name="admin@example.com", role="admin")
 
 @pytest.fixture
 def voc(rt):  # type: ignore[no-untyped-def]
-    """(rt, truth: call id → (topic, period)); 6 calls per topic now, cancellations 2
-    of 6 the week before; agents sato (even calls) and kato (odd)."""
+    """(rt, truth: call id → (topic, period, agent)); 6 calls per topic now,
+    cancellations 2 of 6 the week before; agents sato (even calls) and kato (odd). No
+    second topic in passing, so the subjects are clearly apart: how well topics are
+    found in harder talk is measured by scripts/evaluate_topics.py, not asserted."""
     rng = random.Random(11)
     truth: dict[str, tuple[str, int, str]] = {}
     with rt.db.session() as s:
-        for cur, calls in ((1, labelled_calls(rng, 6)), (0, labelled_calls(rng, 6))):
+        for cur, calls in ((1, labelled_calls(rng, 6, aside_share=0)),
+                          (0, labelled_calls(rng, 6, aside_share=0))):
             kept = [c for c in calls if cur or c[0] != "cancellation"]
             if not cur:
                 kept += [c for c in calls if c[0] == "cancellation"][:2]
@@ -66,7 +69,7 @@ def test_topics_follow_the_subjects_and_count_the_change(voc) -> None:  # type: 
     for r in rep.rows:
         # each topic gathers the calls of one subject
         subjects = Counter(truth[c][0] for c in r["members"])
-        majority[r["topic"]], n = subjects.most_common(1)[0]
+        majority[r["topic_id"]], n = subjects.most_common(1)[0]
         assert n == len(r["members"]), (r["label"], subjects)
         # calls / previous are exactly the members of each period
         assert r["calls"] == sum(1 for c in r["members"] if truth[c][1] == 1)
@@ -75,7 +78,7 @@ def test_topics_follow_the_subjects_and_count_the_change(voc) -> None:  # type: 
         assert set(r["examples"]) <= {c for c in r["members"] if truth[c][1] == 1}
     assert sorted(majority.values()) == sorted(
         {"billing", "cancellation", "delivery", "login", "defect"})
-    cancel = next(r for r in rep.rows if majority[r["topic"]] == "cancellation")
+    cancel = next(r for r in rep.rows if majority[r["topic_id"]] == "cancellation")
     assert (cancel["calls"], cancel["previous"], cancel["change"]) == (6, 2, 4)
     assert "解約" in cancel["terms"]
     assert sum(r["share"] for r in rep.rows) == pytest.approx(1.0, abs=0.01)
@@ -85,7 +88,7 @@ def test_the_number_of_topics_is_chosen_from_the_calls(voc) -> None:  # type: ig
     rt, _ = voc
     rows = _report(rt).rows
     assert 2 <= len(rows) <= topics.MAX_AUTO_TOPICS
-    assert [r["topic"] for r in rows] == list(range(1, len(rows) + 1))
+    assert [r["topic_id"] for r in rows] == list(range(1, len(rows) + 1))
     assert rows == _report(rt).rows  # the same calls give the same topics
 
 

@@ -40,11 +40,24 @@ COMMON = (
     "えーと、ちょっと確認したいことがありまして。", "番号は{digits}です。",
     "はい、わかりました。", "ありがとうございます、助かりました。", "あのー、すみません。",
 )
+# what a recogniser writes for some of these words (homophones and near misses)
+MISHEARD = {"解約": "開約", "請求": "成球", "配送": "廃送", "ログイン": "ロングイン",
+            "修理": "集理", "パスワード": "パスワー", "引き落とし": "引き起こし",
+            "故障": "古称", "届きません": "時ません"}
 NAMES = ("田中", "鈴木", "高橋", "伊藤", "渡辺", "山本", "中村", "小林")
 
 
-def customer_talk(rng: random.Random, topic: str, *, aside: str | None = None
-                  ) -> list[tuple[str, str]]:
+def mishear(rng: random.Random, text: str, rate: float) -> str:
+    """``text`` with each word of MISHEARD replaced, with probability ``rate``, by what a
+    recogniser wrote for it."""
+    for word, heard in MISHEARD.items():
+        if rate and word in text and rng.random() < rate:
+            text = text.replace(word, heard)
+    return text
+
+
+def customer_talk(rng: random.Random, topic: str, *, aside: str | None = None,
+                  misheard: float = 0.0) -> list[tuple[str, str]]:
     """A call's utterances (speaker, text): the customer on ``topic`` (3–4 sentences),
     perhaps one sentence on ``aside``, common talk, and the agent's replies."""
     said = rng.sample(TOPICS[topic], k=rng.randint(3, 4))
@@ -56,21 +69,23 @@ def customer_talk(rng: random.Random, topic: str, *, aside: str | None = None
     rng.shuffle(said)
     out: list[tuple[str, str]] = [("agent", "お電話ありがとうございます。サポートセンターです。")]
     for text in said:
-        out.append(("customer", text))
+        out.append(("customer", mishear(rng, text, misheard)))
         out.append(("agent", rng.choice(("かしこまりました。", "確認いたします。",
                                          "承知いたしました。"))))
     return out
 
 
-def labelled_calls(rng: random.Random, per_topic: int, *, aside_share: float = 0.3
-                   ) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(topic, utterances) for ``per_topic`` calls on each topic, shuffled."""
+def labelled_calls(rng: random.Random, per_topic: int, *, aside_share: float = 0.3,
+                   misheard: float = 0.0) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(topic, utterances) for ``per_topic`` calls on each topic, shuffled; a share
+    ``aside_share`` mentions a second topic, and ``misheard`` is the chance that a
+    word of MISHEARD is written as the recogniser heard it."""
     names = list(TOPICS)
     calls = []
     for topic in names:
         for _ in range(per_topic):
             aside = rng.choice([t for t in names if t != topic]) \
                 if rng.random() < aside_share else None
-            calls.append((topic, customer_talk(rng, topic, aside=aside)))
+            calls.append((topic, customer_talk(rng, topic, aside=aside, misheard=misheard)))
     rng.shuffle(calls)
     return calls

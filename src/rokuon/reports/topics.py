@@ -9,8 +9,9 @@ customer's personal data. The documents' TF-IDF matrix is factorised by NMF (sci
 learn, deterministic ``nndsvd`` start: the same calls always give the same topics);
 a topic is labelled by its strongest terms and a call belongs to its strongest topic.
 
-The result lists per topic: the terms, calls in the period (``calls``), in the period
-before (``previous``), the change, the share of the period's calls, and up to three
+The result lists per topic: its number (``topic_id``, 1 = most calls), the terms, calls
+in the period (``calls``, their ids in ``call_ids``), in the period before
+(``previous``), the change, the share of the period's calls, and up to three
 example calls (the period's most typical ones, ids only)."""
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from rokuon.reports.period import Period, ReportError
 from rokuon.reports.query import in_current, scoped
 from rokuon.store.models import Call, Segment, Transcript
 
-TOPIC_KEYS = ("topic", "label", "terms", "calls", "previous", "change", "share",
-              "examples")
+TOPIC_KEYS = ("topic_id", "label", "terms", "calls", "call_ids", "previous", "change",
+              "share", "examples")
 MAX_TOPICS = 20
 MAX_CALLS = 20_000  # the newest calls of the two periods; older ones are left out
 MIN_TERM_CHARS = 2
@@ -166,6 +167,7 @@ def compute(session: Session, principal: Principal, period: Period, *,
         prev = len(members) - len(cur)
         examples = [tokenised[i][0] for i in sorted(cur, key=lambda i: -w[i][j])[:3]]
         rows.append({"label": "・".join(top[:3]), "terms": top, "calls": len(cur),
+                     "call_ids": [tokenised[i][0] for i in cur],
                      "previous": prev, "change": len(cur) - prev,
                      "share": round(len(cur) / current_total, 3) if current_total else 0.0,
                      "examples": examples,
@@ -173,7 +175,7 @@ def compute(session: Session, principal: Principal, period: Period, *,
                         if with_members else {})})
     rows.sort(key=lambda r: (-r["calls"], -r["previous"], r["label"]))
     for n, r in enumerate(rows, 1):
-        r["topic"] = n
+        r["topic_id"] = n
     return TopicReport(period, rows, len(tokenised))
 
 
