@@ -129,3 +129,24 @@ def test_cli(voc) -> None:  # type: ignore[no-untyped-def]
     assert set(doc["topics"][0]) == set(topics.TOPIC_KEYS)
     out = CliRunner().invoke(app, ["report", "topics", "--topics", "0"])
     assert out.exit_code != 0 and "topics must be between 1 and 20" in out.output
+
+
+def test_terms_are_kept_per_transcript_and_go_with_the_call(voc, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from rokuon.store.models import Call, TranscriptTerms
+
+    rt, truth = voc
+    first = _report(rt, topics=5).contract()
+    with rt.db.session() as s:
+        assert s.query(TranscriptTerms).count() == len(truth)
+
+    def no_tokenising(text: str) -> list[str]:
+        raise AssertionError("a kept call was tokenised again")
+
+    monkeypatch.setattr(topics, "terms", no_tokenising)
+    assert _report(rt, topics=5).contract() == first  # from the kept terms alone
+    gone = next(iter(truth))
+    with rt.db.session() as s:
+        s.delete(s.get(Call, gone))
+    with rt.db.session() as s:
+        assert s.query(TranscriptTerms).filter_by(call_id=gone).count() == 0
+        assert s.query(TranscriptTerms).count() == len(truth) - 1

@@ -25,6 +25,10 @@ def test_api_and_page(voc, signed_in: TestClient) -> None:  # type: ignore[no-un
                                                    "lang": "ja"}).text
     assert "VOCトピック" in html and 'id="topic-table"' in html and "解約" in html
     assert 'href="/calls/' in html  # typical calls link to the call page
+    assert 'id="topics-csv"' in html
+    r = signed_in.get("/api/reports/topics", params={**PERIOD, "topics": 5, "format": "csv"})
+    assert r.status_code == 200 and r.text.startswith("\ufefftopic_id,label,calls,")
+    assert len(r.text.strip().splitlines()) == 6 and "解約" in r.text
     bad = signed_in.get("/reports/topics", params={"topics": "abc", "lang": "en"})
     assert bad.status_code == 400 and "topics must be between" in bad.text
     dash = signed_in.get("/dashboard", params={**PERIOD, "lang": "en"}).text

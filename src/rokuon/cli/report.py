@@ -92,11 +92,11 @@ def topics(since: SinceOpt = None, until: UntilOpt = None,
            count: Annotated[int | None, typer.Option(
                "--topics", help="How many topics (1-20; default: chosen from the calls).")
            ] = None,
-           as_json: JsonOpt = False) -> None:
+           as_csv: CsvOpt = False, as_json: JsonOpt = False) -> None:
     """VOC topics: what customers talked about, calls per topic and the change
     against the period before (docs/reports.md)."""
     from rokuon.reports import topics as tp
-    from rokuon.reports.service import ReportError, parse_period
+    from rokuon.reports.service import ReportError, parse_period, topics_csv
 
     rt = _runtime()
     try:
@@ -107,6 +107,9 @@ def topics(since: SinceOpt = None, until: UntilOpt = None,
         fail(str(exc))
     if as_json:
         emit_json(rep.contract())
+        return
+    if as_csv:
+        typer.echo(topics_csv(rep), nl=False)
         return
     typer.echo(f"{period.since} – {period.until}\t{rep.documents} calls")
     for r in rep.rows:

@@ -19,7 +19,7 @@ from rokuon.reports.kpis import EXTRA_KEYS, KPI_KEYS, KpiReport, add, check_grou
 from rokuon.reports.period import Period, ReportError, parse_period
 
 __all__ = ["Period", "ReportError", "parse_period", "check_group", "kpis_csv",
-           "keywords_csv", "dashboard", "TABLE_KEYS"]
+           "keywords_csv", "topics_csv", "dashboard", "TABLE_KEYS"]
 
 TABLE_KEYS = KPI_KEYS + EXTRA_KEYS
 WEEKLY_FROM_DAYS = 63  # longer periods trend per week
@@ -56,6 +56,15 @@ def kpis_csv(rep: KpiReport) -> str:
 
 def keywords_csv(rep: kw.KeywordReport) -> str:
     return to_csv(("list", "word", "count", "calls", "previous", "change"), rep.rows)
+
+
+def topics_csv(rep: Any) -> str:
+    """One row per VOC topic (rokuon.reports.topics); terms and call ids joined by
+    spaces."""
+    rows = [{**r, "terms": " ".join(r["terms"]), "call_ids": " ".join(r["call_ids"]),
+             "examples": " ".join(r["examples"])} for r in rep.rows]
+    return to_csv(("topic_id", "label", "calls", "previous", "change", "share", "terms",
+                   "examples", "call_ids"), rows)
 
 
 @dataclass

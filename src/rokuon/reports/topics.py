@@ -26,7 +26,7 @@ from rokuon.access import door
 from rokuon.access.principal import Principal
 from rokuon.reports.period import Period, ReportError
 from rokuon.reports.query import in_current, scoped
-from rokuon.store.models import Call, Segment, Transcript
+from rokuon.store.models import Call, Segment, Transcript, TranscriptTerms
 
 TOPIC_KEYS = ("topic_id", "label", "terms", "calls", "call_ids", "previous", "change",
               "share", "examples")
@@ -72,32 +72,57 @@ def terms(text: str) -> list[str]:
     return out
 
 
+TERMS_VERSION = 1  # raise when ``terms`` or the choice of what was said changes
+
+
+def _said(by_speaker: dict[str, list[str]]) -> str:
+    """What the customer said, or on a call without roles everything said."""
+    said = by_speaker.get("customer") or [t for ts in by_speaker.values() for t in ts]
+    return "。".join(said)
+
+
+def _fresh_terms(session: Session, transcripts: dict[int, str]) -> dict[int, list[str]]:
+    """Terms of transcripts (id → call id) not kept yet: tokenised now and kept."""
+    texts: dict[int, dict[str, list[str]]] = {}
+    ids = list(transcripts)
+    for i in range(0, len(ids), 500):
+        for tid, speaker, text in session.execute(
+                select(Segment.transcript_id, Segment.speaker, Segment.text)
+                .where(Segment.transcript_id.in_(ids[i:i + 500]))
+                .order_by(Segment.transcript_id, Segment.idx)).all():
+            texts.setdefault(tid, {}).setdefault(speaker or "", []).append(text or "")
+    out = {}
+    for tid in ids:
+        out[tid] = terms(_said(texts.get(tid) or {}))
+        session.merge(TranscriptTerms(transcript_id=tid, call_id=transcripts[tid],
+                                      version=TERMS_VERSION, terms=out[tid]))
+    session.flush()
+    return out
+
+
 def _documents(session: Session, principal: Principal, period: Period
-               ) -> list[tuple[str, int, str]]:
-    """(call id, 1 if in the period else 0, customer text) per call, newest first."""
-    q = (select(Call.id, in_current(period).label("cur"))
+               ) -> list[tuple[str, int, list[str]]]:
+    """(call id, 1 if in the period else 0, terms) per call, newest first. A call's
+    terms are kept with its current transcript (``transcript_terms``), so a call is
+    tokenised once, not on every report."""
+    q = (select(Call.id, in_current(period).label("cur"), Transcript.id)
+         .join(Transcript, (Transcript.call_id == Call.id) & Transcript.is_current)
          .where(Call.started_at.is_not(None)))
     q = scoped(q, principal, period).order_by(Call.started_at.desc()).limit(MAX_CALLS)
-    calls = {cid: int(cur) for cid, cur in session.execute(q).all()}
-    if not calls:
-        return []
-    texts: dict[str, dict[str, list[str]]] = {}
-    ids = list(calls)
-    for i in range(0, len(ids), 500):
-        rows = session.execute(
-            select(Segment.call_id, Segment.speaker, Segment.text)
-            .join(Transcript, (Transcript.id == Segment.transcript_id)
-                  & Transcript.is_current)
-            .where(Segment.call_id.in_(ids[i:i + 500]))
-            .order_by(Segment.call_id, Segment.idx)).all()
-        for cid, speaker, text in rows:
-            texts.setdefault(cid, {}).setdefault(speaker or "", []).append(text or "")
-    docs = []
-    for cid in ids:
-        by_speaker = texts.get(cid) or {}
-        said = by_speaker.get("customer") or [t for ts in by_speaker.values() for t in ts]
-        docs.append((cid, calls[cid], "。".join(said)))
-    return docs
+    calls = [(cid, int(cur), tid) for cid, cur, tid in session.execute(q).all()]
+    kept: dict[int, list[str]] = {}
+    tids = [tid for _, _, tid in calls]
+    for i in range(0, len(tids), 500):
+        for tid, terms_, version in session.execute(
+                select(TranscriptTerms.transcript_id, TranscriptTerms.terms,
+                       TranscriptTerms.version)
+                .where(TranscriptTerms.transcript_id.in_(tids[i:i + 500]))).all():
+            if version == TERMS_VERSION:
+                kept[tid] = list(terms_)
+    missing = {tid: cid for cid, _, tid in calls if tid not in kept}
+    if missing:
+        kept.update(_fresh_terms(session, missing))
+    return [(cid, cur, kept[tid]) for cid, cur, tid in calls]
 
 
 MAX_AUTO_TOPICS = 10
@@ -135,9 +160,7 @@ def compute(session: Session, principal: Principal, period: Period, *,
     periods; for the evaluation, not in the contract)."""
     if topics is not None and not 1 <= topics <= MAX_TOPICS:
         raise ReportError(f"topics must be between 1 and {MAX_TOPICS}, not {topics}")
-    docs = [(cid, cur, t) for cid, cur, t in _documents(session, principal, period)]
-    tokenised = [(cid, cur, terms(text)) for cid, cur, text in docs]
-    tokenised = [d for d in tokenised if d[2]]
+    tokenised = [d for d in _documents(session, principal, period) if d[2]]
     if len(tokenised) < 2:
         return TopicReport(period, [], len(tokenised))
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -524,4 +524,7 @@ from rokuon.store.models_scorecards import (  # noqa: E402, F401 - scorecards as
     RescoreRun,
     ScorecardVersion,
 )
-from rokuon.store.models_workspace import SavedView  # noqa: E402, F401 - saved list views
+from rokuon.store.models_workspace import (  # noqa: E402, F401 - the supervisor's workspace
+    SavedView,
+    TranscriptTerms,
+)

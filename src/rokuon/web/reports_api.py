@@ -8,7 +8,7 @@
 - ``GET /api/reports/topics?since=&until=[&topics=5]`` — ``{"topics": [{"topic",
   "label", "terms", "calls", "previous", "change", "share", "examples"}],
   "calls_considered"}`` (VOC topics, rokuon.reports.topics)
-- ``&format=csv`` on kpis or keywords: the table as CSV (with the previous period's figures)
+- ``&format=csv`` on any of them: the table as CSV (with the previous period's figures)
 
 The ``report`` permission (rokuon.access.permissions) and, for API tokens, the
 ``calls:read`` scope; figures cover the calls in the principal's scope only. Bad
@@ -26,7 +26,7 @@ from rokuon.reports import keywords as kw
 from rokuon.reports import kpis
 from rokuon.reports import topics as tp
 from rokuon.reports.period import Period, ReportError, parse_period
-from rokuon.reports.service import keywords_csv, kpis_csv
+from rokuon.reports.service import keywords_csv, kpis_csv, topics_csv
 from rokuon.runtime import Runtime
 from rokuon.web.deps import Auth, api_auth, db_session, require_action, require_scope, runtime
 
@@ -100,10 +100,15 @@ def keywords_report(since: str | None = Query(None, max_length=40),
 def topics_report(since: str | None = Query(None, max_length=40),
                   until: str | None = Query(None, max_length=40),
                   topics: int | None = Query(None, ge=1, le=tp.MAX_TOPICS),
+                  format: str = "json",  # noqa: A002
                   auth: Auth = Depends(api_auth), s: Session = Depends(db_session),
-                  rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+                  rt: Runtime = Depends(runtime)) -> dict[str, Any] | Response:
     period = _period(auth, rt, since, until)
+    fmt = _fmt(format)
     try:
-        return tp.report(s, auth.principal, period, topics=topics).contract()
+        rep = tp.report(s, auth.principal, period, topics=topics)
     except ReportError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
+    if fmt == "csv":
+        return csv_response(topics_csv(rep), f"topics_{period.since}_{period.until}.csv")
+    return rep.contract()

@@ -41,7 +41,7 @@ def topics_page(request: Request, since: str = "", until: str = "", topics: str 
         ctx["error"] = str(exc)
         return render(request, "topics.html", status_code=400, **ctx)
     q = {"since": period.since.isoformat(), "until": period.until.isoformat()}
+    api = "/api/reports/topics?" + urlencode({**q, **({"topics": count} if count else {})})
     ctx.update(rep=rep, since=q["since"], until=q["until"], previous=period.previous(),
-               json_link="/api/reports/topics?" + urlencode(
-                   {**q, **({"topics": count} if count else {})}))
+               json_link=api, csv_link=api + "&format=csv")
     return render(request, "topics.html", **ctx)
