@@ -50,7 +50,8 @@ def test_validation_names_every_problem_and_saves_nothing(rt) -> None:  # type: 
             rule_versions.save(s, ADMIN, rt.analysis_config, bad)
         text = " | ".join(err.value.problems)
         for expected in ("rule a phrases: at least one phrase", "unknown keyword list 'nope'",
-                         "rule b over_s: between 1 and 3600", "rule c when", "rule c kind",
+                         "rule b over_s: must be between 1 and 3600", "rule c when",
+                         "rule c kind",
                          "unknown field(s) colour", "rule a: the name is used twice",
                          "rule d threshold: required"):
             assert expected in text, (expected, text)

@@ -21,6 +21,7 @@ from rokuon.access import audit, permissions
 from rokuon.access.principal import Principal
 from rokuon.live.rules import CONDITIONS, KINDS
 from rokuon.store.models import LiveRuleVersion
+from rokuon.validation import ProblemsError, number, phrases
 
 SPEAKERS = ("agent", "customer", "any")
 FIELDS = ("name", "kind", "when", "enabled", "threshold", "list", "speaker", "phrases",
@@ -29,13 +30,10 @@ NUMBERS = {"threshold": (0.0, 10.0), "within_s": (1.0, 3600.0), "over_s": (1.0, 
 NEEDS = {"complaint_score": "threshold", "keyword": "list", "phrase": "phrases",
          "no_announcement": "within_s", "silence": "over_s"}
 MAX_RULES = 100
-MAX_PHRASES = 200
 
 
-class LiveRulesError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+class LiveRulesError(ProblemsError):
+    """The rules cannot be saved; ``problems`` lists each reason."""
 
 
 def _rule(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[str, Any]:
@@ -57,18 +55,9 @@ def _rule(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[str, A
     out: dict[str, Any] = {"name": name, "kind": kind, "when": when,
                            "enabled": raw.get("enabled", True) not in (False, "false", "0")}
     for key, (lo, hi) in NUMBERS.items():
-        v = raw.get(key)
-        if v in (None, ""):
-            continue
-        try:
-            x = float(v)
-        except (TypeError, ValueError):
-            problems.append(f"{where} {key}: not a number ({str(v)[:20]!r})")
-            continue
-        if math.isnan(x) or not lo <= x <= hi:
-            problems.append(f"{where} {key}: between {lo:g} and {hi:g}")
-            continue
-        out[key] = x
+        x = number(raw.get(key), f"{where} {key}", problems, lo, hi)
+        if x is not None:
+            out[key] = x
     if when == "keyword":
         lst = str(raw.get("list") or "")
         if lst not in lists:
@@ -76,16 +65,7 @@ def _rule(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[str, A
                             f"(one of {', '.join(sorted(lists)) or 'none configured'})")
         out["list"] = lst
     if when == "phrase":
-        phrases = raw.get("phrases")
-        if isinstance(phrases, str):
-            phrases = phrases.splitlines()
-        clean = [str(p).strip() for p in phrases or [] if str(p).strip()] \
-            if isinstance(phrases, list) else []
-        if not clean:
-            problems.append(f"{where} phrases: at least one phrase")
-        elif len(clean) > MAX_PHRASES or any(len(p) > 200 for p in clean):
-            problems.append(f"{where} phrases: at most {MAX_PHRASES}, each ≤ 200 characters")
-        out["phrases"] = clean
+        out["phrases"] = phrases(raw.get("phrases"), f"{where} phrases", problems)
         speaker = raw.get("speaker") or "any"
         if speaker not in SPEAKERS:
             problems.append(f"{where} speaker: one of {', '.join(SPEAKERS)}")

@@ -8,9 +8,9 @@ import math
 import re
 from typing import Any
 
+from rokuon.validation import ProblemsError, number, phrases, text
+
 MAX_CRITERIA = 50
-MAX_PHRASES = 200
-MAX_TEXT = 200
 MAX_WINDOW_S = 36000.0
 MAX_WEIGHT = 1000.0
 ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -38,62 +38,8 @@ EVIDENCE = {"fillers.agent.per_min": "fillers.agent.hits",
             "fillers.agent.count": "fillers.agent.hits"}
 
 
-class ScorecardError(ValueError):
+class ScorecardError(ProblemsError):
     """The card cannot be saved; ``problems`` lists each reason."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def _text(v: Any, what: str, problems: list[str], *, required: bool = True) -> str:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        if required:
-            problems.append(f"{what}: required")
-        return ""
-    if not isinstance(v, str):
-        problems.append(f"{what}: must be text")
-        return ""
-    v = v.strip()
-    if len(v) > MAX_TEXT or "\x00" in v:
-        problems.append(f"{what}: at most {MAX_TEXT} characters of text")
-    return v
-
-
-def _number(v: Any, what: str, problems: list[str], lo: float, hi: float) -> float | None:
-    if v is None or v == "":
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        problems.append(f"{what}: not a number ({str(v)[:20]!r})")
-        return None
-    if math.isnan(x) or not lo <= x <= hi:
-        problems.append(f"{what}: must be between {lo:g} and {hi:g}")
-        return None
-    return x
-
-
-def _phrases(v: Any, what: str, problems: list[str]) -> list[str]:
-    items = v.splitlines() if isinstance(v, str) else v
-    if not isinstance(items, list):
-        problems.append(f"{what}: a list of phrases")
-        return []
-    out: list[str] = []
-    for p in items:
-        p = p.strip() if isinstance(p, str) else p
-        if not p:
-            continue
-        if not isinstance(p, str) or len(p) > MAX_TEXT or "\x00" in p:
-            problems.append(f"{what}: each phrase at most {MAX_TEXT} characters of text")
-            continue
-        if p not in out:
-            out.append(p)
-    if not out:
-        problems.append(f"{what}: at least one phrase")
-    if len(out) > MAX_PHRASES:
-        problems.append(f"{what}: at most {MAX_PHRASES} phrases ({len(out)} given)")
-    return out
 
 
 def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[str, Any]:
@@ -108,8 +54,8 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
     if kind not in TYPES:
         problems.append(f"{where}: unknown type {str(kind)[:40]!r} (one of {', '.join(TYPES)})")
     out: dict[str, Any] = {"id": cid, "type": kind,
-                           "label": _text(raw.get("label"), f"{where} label", problems)}
-    weight = _number(raw.get("weight"), f"{where} weight", problems, 0.0, MAX_WEIGHT)
+                           "label": text(raw.get("label"), f"{where} label", problems)}
+    weight = number(raw.get("weight"), f"{where} weight", problems, 0.0, MAX_WEIGHT)
     if weight is None:
         if raw.get("weight") in (None, ""):
             problems.append(f"{where} weight: required")
@@ -119,7 +65,7 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
     if kind not in TYPES:  # what else it needs depends on the type
         return {}
     if kind in PHRASE_TYPES:
-        out["phrases"] = _phrases(raw.get("phrases"), f"{where} phrases", problems)
+        out["phrases"] = phrases(raw.get("phrases"), f"{where} phrases", problems)
     if kind in ("phrase_present", "phrase_absent"):
         speaker = raw.get("speaker") or "agent"
         if speaker not in SPEAKERS:
@@ -127,7 +73,7 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
         out["speaker"] = speaker
     for key in ("within_s", "last_s"):
         if key in raw and raw[key] not in (None, ""):
-            x = _number(raw[key], f"{where} {key}", problems, 0.0, MAX_WINDOW_S)
+            x = number(raw[key], f"{where} {key}", problems, 0.0, MAX_WINDOW_S)
             if x is not None:
                 out[key] = x
     if "within_s" in out and "last_s" in out:
@@ -145,8 +91,8 @@ def _criterion(raw: Any, n: int, lists: set[str], problems: list[str]) -> dict[s
         out["metric"] = metric
         if metric in EVIDENCE:
             out["evidence_from"] = EVIDENCE[metric]
-        lo = _number(raw.get("min"), f"{where} min", problems, -1e9, 1e9)
-        hi = _number(raw.get("max"), f"{where} max", problems, -1e9, 1e9)
+        lo = number(raw.get("min"), f"{where} min", problems, -1e9, 1e9)
+        hi = number(raw.get("max"), f"{where} max", problems, -1e9, 1e9)
         if kind in ("metric_min", "metric_range") and lo is None:
             problems.append(f"{where} min: required for {kind}")
         if kind in ("metric_max", "metric_range") and hi is None:
@@ -198,8 +144,8 @@ def card(raw: Any, *, keyword_lists: set[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ScorecardError(["the scorecard must be an object with title, pass_score "
                               "and criteria"])
-    title = _text(raw.get("title"), "title", problems)
-    pass_score = _number(raw.get("pass_score"), "pass_score", problems, 0.0, 100.0)
+    title = text(raw.get("title"), "title", problems)
+    pass_score = number(raw.get("pass_score"), "pass_score", problems, 0.0, 100.0)
     if pass_score is None and raw.get("pass_score") in (None, ""):
         problems.append("pass_score: required (0–100)")
     items = raw.get("criteria")
