@@ -5,7 +5,6 @@ page ``/live/rules`` (one row per rule, blank rows to add, a tick to switch one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -15,15 +14,15 @@ from sqlalchemy.orm import Session
 from rokuon.live import rule_versions
 from rokuon.live.rule_versions import LiveRulesError
 from rokuon.live.rules import CONDITIONS, KINDS
+from rokuon.row_form import RowForm
 from rokuon.runtime import Runtime
 from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, require_action, runtime, ui_auth
 
 router = APIRouter()
 JSON_BODY = Body(None)
-ROW_FIELDS = ("name", "kind", "when", "threshold", "list", "speaker", "phrases", "within_s",
-              "over_s")
-MAX_ROWS = rule_versions.MAX_RULES
-BLANK_ROWS = 2
+ROWS = RowForm("r", ("name", "kind", "when", "threshold", "list", "speaker", "phrases",
+                      "within_s", "over_s"), keys=("name", "phrases"), flags=("enabled",),
+               max_rows=rule_versions.MAX_RULES, blank_rows=2)
 
 
 def rules_auth(auth: Auth = Depends(api_auth)) -> Auth:
@@ -68,42 +67,6 @@ def put_api(request: Request, body: Any = JSON_BODY, auth: Auth = Depends(rules_
     return saved
 
 
-def _rows(rules: list[dict[str, Any]], blank: int = BLANK_ROWS) -> list[dict[str, str]]:
-    out = []
-    for r in rules:
-        row = {f: "" for f in ROW_FIELDS}
-        for f in ROW_FIELDS:
-            v = r.get(f)
-            if v is None:
-                continue
-            row[f] = "\n".join(map(str, v)) if f == "phrases" else (
-                str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-        row["enabled"] = "" if r.get("enabled", True) is False else "1"
-        out.append(row)
-    return out + [{**{f: "" for f in ROW_FIELDS}, "enabled": "1"} for _ in range(blank)]
-
-
-def _from_form(fields: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The rules the form describes, and its rows as sent (to show again on an error)."""
-    rules, rows = [], []
-    for n in range(MAX_ROWS):
-        row = {f: str(fields.get(f"r{n}_{f}") or "").strip() for f in ROW_FIELDS}
-        row["enabled"] = "1" if fields.get(f"r{n}_enabled") else ""
-        row["remove"] = "1" if fields.get(f"r{n}_remove") else ""
-        if not (row["name"] or row["phrases"]):
-            continue
-        rows.append(row)
-        if row["remove"]:
-            continue
-        rule: dict[str, Any] = {k: v for k, v in row.items()
-                                if v != "" and k not in ("remove", "enabled")}
-        rule["enabled"] = bool(row["enabled"])
-        if "phrases" in rule:
-            rule["phrases"] = [p for p in rule["phrases"].splitlines() if p.strip()]
-        rules.append(rule)
-    return rules, rows
-
-
 def _page(request: Request, auth: Auth, s: Session, rt: Runtime, *,
           rows: list[dict[str, str]] | None = None, problems: list[str] | None = None,
           status_code: int = 200) -> Response:
@@ -111,7 +74,7 @@ def _page(request: Request, auth: Auth, s: Session, rt: Runtime, *,
 
     cur = rule_versions.current(s, rt.analysis_config)
     return render(request, "live_rules.html", status_code=status_code, auth=auth, cur=cur,
-                  rows=rows if rows is not None else _rows(cur["rules"]),
+                  rows=rows if rows is not None else ROWS.rows(cur["rules"]),
                   history=rule_versions.history(s), problems=problems or [],
                   conditions=CONDITIONS, kinds=KINDS, speakers=rule_versions.SPEAKERS,
                   lists=sorted(str(k) for k in (rt.analysis_config.get("keywords") or {})),
@@ -132,7 +95,7 @@ async def rules_save(request: Request, auth: Auth = Depends(ui_auth),
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(auth, fields.get("csrf"))
     require_action(auth, "admin")
-    rules, rows = _from_form(fields)
+    rules, rows = ROWS.read(fields)
     try:
         base = int(fields.get("base_version", ""))
     except ValueError:
@@ -142,7 +105,7 @@ async def rules_save(request: Request, auth: Auth = Depends(ui_auth),
                                    base_version=base, note=fields.get("note") or None)
     except LiveRulesError as exc:
         s.rollback()
-        return _page(request, auth, s, rt, rows=rows + _rows([]), problems=exc.problems,
+        return _page(request, auth, s, rt, rows=rows + ROWS.blank(), problems=exc.problems,
                      status_code=422)
     s.commit()
     _applied(request)

@@ -181,7 +181,7 @@ async def card_save(request: Request, name: str, auth: Auth = Depends(ui_auth),
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(auth, fields.get("csrf") or request.headers.get("x-csrf-token"))
     _page_auth(auth)
-    raw = form.from_form(fields)
+    raw, sent = form.read(fields)
     try:
         base = int(fields.get("base_version", ""))
     except ValueError:
@@ -191,12 +191,7 @@ async def card_save(request: Request, name: str, auth: Auth = Depends(ui_auth),
                               note=fields.get("note") or None)
     except ScorecardError as exc:
         s.rollback()
-        rows = form.to_rows({"criteria": []}, blank=0)
-        for n in range(form.MAX_ROWS):  # the form as the user sent it, to correct
-            if any(fields.get(f"c{n}_{f}") for f in form.FIELDS):
-                rows.append({**{f: fields.get(f"c{n}_{f}", "") for f in form.FIELDS},
-                             "remove": fields.get(f"c{n}_remove", "")})
-        rows += form.to_rows({"criteria": []})
+        rows = sent + form.ROWS.blank()  # the form as the user sent it, to correct
         shown = {"title": fields.get("title", ""), "pass_score": fields.get("pass_score", ""),
                  "version": base}
         return _editor(request, auth, s, rt, name, card=shown, rows=rows,
