@@ -225,8 +225,18 @@ def test_disk_full_leaves_nothing(rt, tmp_path: Path, small_disk: Path | None,
 
 
 def test_crash_between_blob_and_row_is_swept(rt) -> None:
+    import os
+    import time
+
     rt.blobs.put_stream("calls/deadbeef/original", [b"x" * 100])
+    rt.blobs.put_stream("calls/cafe/original", [b"y" * 100])
+    # only blobs older than an hour: a younger one may belong to a call another
+    # process (an ingest, another machine on the same bucket) has not committed yet
+    old = time.time() - 2 * 3600
+    os.utime(rt.blobs.path_of("calls/deadbeef/original"), (old, old))
     assert sweep_orphans(rt) == ["calls/deadbeef/original"]
+    assert rt.blobs.exists("calls/cafe/original")
+    assert sweep_orphans(rt, older_than_s=0) == ["calls/cafe/original"]
     assert _counts(rt) == (0, 0)
 
 

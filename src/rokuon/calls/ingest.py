@@ -33,6 +33,7 @@ from rokuon.engine.audio.sniff import sniff_format
 from rokuon.engine.types import AudioError, AudioInfo
 from rokuon.pipeline import jobs
 from rokuon.runtime import Runtime
+from rokuon.store.blobs import BlobNotFoundError
 from rokuon.store.models import Call, CallStatus, Party, PipelineEvent, new_id
 
 log = logging.getLogger("rokuon.ingest")
@@ -220,14 +221,29 @@ def ingest_files(
     return results
 
 
-def sweep_orphans(rt: Runtime) -> list[str]:
+ORPHAN_AGE_S = 3600.0
+
+
+def sweep_orphans(rt: Runtime, older_than_s: float = ORPHAN_AGE_S) -> list[str]:
     """Remove encrypted blobs that no call row refers to (a crash during ingest), and
-    partial files whose writer died."""
-    with rt.db.session() as s:
-        known = set(s.scalars(select(Call.blob_key)).all())
+    partial files whose writer died. Only blobs written more than ``older_than_s`` ago:
+    another process (an ingest, a second machine on the same bucket) may have stored a
+    blob whose call row it has not committed yet."""
+    import time
+
     removed = [str(p) for p in getattr(rt.blobs, "sweep_abandoned_partials", list)()]
-    for key in list(rt.blobs.keys()):
-        if key.startswith("calls/") and key not in known:
-            rt.blobs.delete(key)
-            removed.append(key)
+    candidates = [k for k in list(rt.blobs.keys()) if k.startswith("calls/")]
+    with rt.db.session() as s:  # read after listing: a row committed meanwhile is seen
+        known = set(s.scalars(select(Call.blob_key)).all())
+    now = time.time()
+    for key in candidates:
+        if key in known:
+            continue
+        try:
+            if now - rt.blobs.stored_at(key) < older_than_s:
+                continue
+        except BlobNotFoundError:
+            continue  # gone meanwhile
+        rt.blobs.delete(key)
+        removed.append(key)
     return removed

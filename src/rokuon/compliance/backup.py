@@ -104,13 +104,15 @@ def create_backup(rt: Runtime, out: Path, actor: Principal) -> dict[str, Any]:
                     manifest["files"][name] = hashlib.sha256(data).hexdigest()
                     if table.name == "calls":
                         blob_keys = [r["blob_key"] for r in rows if r["wrapped_key"]]
-            for key in blob_keys:
-                path = rt.settings.blob_dir / key
-                if not path.exists():  # erased after the snapshot
+            for key in blob_keys:  # from the blob store: local folder or S3 bucket
+                if not rt.blobs.exists(key):  # erased after the snapshot
                     continue
-                data = path.read_bytes()
-                zf.writestr(f"blobs/{key}", data)
-                manifest["files"][f"blobs/{key}"] = hashlib.sha256(data).hexdigest()
+                digest = hashlib.sha256()
+                with zf.open(f"blobs/{key}", "w", force_zip64=True) as member:
+                    for data in rt.blobs.raw_chunks(key):  # streamed, never whole
+                        member.write(data)
+                        digest.update(data)
+                manifest["files"][f"blobs/{key}"] = digest.hexdigest()
                 manifest["recordings"].append(f"blobs/{key}")
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
         os.chmod(tmp, 0o600)
@@ -220,12 +222,10 @@ def restore_backup(rt: Runtime, path: Path, actor: Principal) -> dict[str, Any]:
                             f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                             f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
         for name in manifest["files"]:
-            if name.startswith("blobs/"):
-                dest = rt.settings.blob_dir / name[len("blobs/"):]
-                dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(zf.read(name))
+            if name.startswith("blobs/"):  # into the blob store: local folder or S3
+                with zf.open(name) as member:
+                    rt.blobs.put_raw(name[len("blobs/"):],
+                                     iter(lambda m=member: m.read(1 << 20), b""))
     # calls erased after this backup was made must stay erased
     from rokuon.calls.erase import erase_call
 

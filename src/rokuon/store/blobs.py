@@ -1,7 +1,9 @@
 """The blob store: where recordings (and later exports) live, always encrypted.
 
-``BlobStore`` is the interface (an S3-compatible store comes later);
-``LocalBlobStore`` keeps one encrypted file per key under a root directory.
+``BlobStore`` is the interface; ``LocalBlobStore`` keeps one encrypted file per key under
+a root directory, ``S3BlobStore`` (blobs_s3.py) one encrypted object per key in an
+S3-compatible bucket. ``make_blob_store`` picks one from the ``blob_store`` setting or a
+``s3://bucket/prefix`` URL (the ``blob_url`` setting).
 Plaintext never reaches the disk: it is encrypted chunk by chunk in memory while
 it streams in, and decrypted chunk by chunk in memory when it is read.
 """
@@ -79,6 +81,12 @@ class BlobStore(Protocol):
     def keys(self) -> Iterator[str]: ...
 
     def size_on_disk(self, key: str) -> int: ...
+
+    def stored_at(self, key: str) -> float: ...
+
+    def raw_chunks(self, key: str, chunk: int = ...) -> Iterator[bytes]: ...
+
+    def put_raw(self, key: str, chunks: Iterable[bytes]) -> int: ...
 
 
 def validate_key(key: str) -> str:
@@ -289,6 +297,45 @@ class LocalBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFoundError(f"blob {key} is missing from {self.root}") from exc
 
+    def stored_at(self, key: str) -> float:
+        """When the blob was written (Unix seconds)."""
+        try:
+            return self.path_of(key).stat().st_mtime
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"blob {key} is missing from {self.root}") from exc
+
+    def raw_chunks(self, key: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        """The encrypted file, streamed (backups copy it byte for byte)."""
+        try:
+            fh = open(self.path_of(key), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise BlobNotFoundError(f"blob {key} is missing from {self.root}") from exc
+        with fh:
+            while data := fh.read(chunk):
+                yield data
+
+    def put_raw(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Store already-encrypted bytes (a restore from backup) atomically; their size."""
+        path = self.path_of(key)
+        with self._disk(key):
+            self._make_dirs(path.parent)
+        tmp = path.with_name(f".{path.name}{_PARTIAL}{secrets.token_hex(8)}")
+        size = 0
+        try:
+            with self._disk(key):
+                with _open_partial(tmp) as fh:
+                    for data in chunks:
+                        fh.write(data)
+                        size += len(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return size
+
     def sweep_partials(self, older_than_s: float = 3600.0) -> list[Path]:
         """Remove partial files older than ``older_than_s`` left by a crash during a write."""
         removed: list[Path] = []
@@ -346,7 +393,17 @@ def register_blob_store(kind: str, factory: BlobStoreFactory) -> None:
 
 
 def make_blob_store(kind: str, **options: Any) -> BlobStore:
-    """Build the blob store named ``kind`` (the ``blob_store`` setting)."""
+    """Build the blob store named ``kind`` (the ``blob_store`` setting), or the one a URL
+    names (``s3://bucket/prefix``: the ``blob_url`` setting)."""
+    if "://" in kind:
+        scheme = kind.split("://", 1)[0].lower()
+        if scheme != "s3":
+            raise BlobStoreError(f"unknown blob URL scheme '{scheme}://' in {kind!r} "
+                                 "(use s3://bucket/prefix)")
+        from rokuon.store.blobs_s3 import _make_s3
+
+        options.pop("root", None)
+        return _make_s3(url=kind, **options)
     factory = _STORES.get(kind)
     if factory is None:
         raise BlobStoreError(f"unknown blob store '{kind}' "
