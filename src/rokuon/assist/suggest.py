@@ -4,12 +4,16 @@ no entry is about (the fused score stays under the threshold)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from rokuon.assist.retrieval import FaqIndex, IndexCache, RetrievalOptions
 from rokuon.text.japanese import tokens
+
+if TYPE_CHECKING:
+    from rokuon.config import Settings
 
 LIMIT = 3
 MIN_CONTENT_CHARS = 2  # characters of content words (nouns, verbs…) an utterance needs
@@ -40,8 +44,9 @@ class Suggester:
     """Suggestions from the knowledge base in the database; the index (BM25 and the
     entries' embeddings) is rebuilt only when the knowledge base changed."""
 
-    def __init__(self, options: RetrievalOptions | None = None) -> None:
+    def __init__(self, options: RetrievalOptions | None = None, limit: int = LIMIT) -> None:
         self.cache = IndexCache(options=options or RetrievalOptions())
+        self.limit = limit
 
     def index(self, s: Session) -> FaqIndex:
         from rokuon.assist import service
@@ -49,15 +54,27 @@ class Suggester:
         return self.cache.get(service.kb_version(s), lambda: service.active_docs(s))
 
     def suggest(self, s: Session, text: str, *, trigger: str | None = None,
-                limit: int = LIMIT) -> list[dict[str, Any]]:
-        return suggestion_dicts(self.index(s), text, trigger=trigger, limit=limit)
+                limit: int | None = None) -> list[dict[str, Any]]:
+        return suggestion_dicts(self.index(s), text, trigger=trigger,
+                                limit=self.limit if limit is None else limit)
 
 
-_SHARED: list[Suggester] = []
+def options_of(settings: Settings | None) -> tuple[RetrievalOptions, int]:
+    """The retrieval options and number of answers an installation set (``faq_*``
+    settings, docs/assist.md); the evaluated defaults otherwise."""
+    if settings is None:
+        return RetrievalOptions(), LIMIT
+    return (replace(RetrievalOptions(), threshold=settings.faq_threshold,
+                    weight=settings.faq_dense_weight), settings.faq_suggestions)
 
 
-def shared_suggester() -> Suggester:
-    """The process's one suggester (CLI, web API and live calls share the index)."""
-    if not _SHARED:
-        _SHARED.append(Suggester())
-    return _SHARED[0]
+_SHARED: dict[tuple[RetrievalOptions, int], Suggester] = {}
+
+
+def shared_suggester(settings: Settings | None = None) -> Suggester:
+    """The process's suggester for these settings (CLI, web API and live calls share
+    the index)."""
+    key = options_of(settings)
+    if key not in _SHARED:
+        _SHARED[key] = Suggester(*key)
+    return _SHARED[key]

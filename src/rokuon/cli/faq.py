@@ -80,7 +80,7 @@ def suggest(text: Annotated[str, typer.Argument(help="What the customer said.")]
 
     rt = _runtime()
     with rt.db.session() as s:
-        found = shared_suggester().suggest(s, text)
+        found = shared_suggester(rt.settings).suggest(s, text)
     if as_json:
         emit_json({"text": text, "suggestions": found})
         return

@@ -36,7 +36,8 @@ class LiveHub:
         self.transcriber = LiveTranscriber(lambda: rt.asr, self.board.on_text) \
             if transcribe else None
         self.assist = LiveAssist(self._suggest, self.board.show_suggestions)
-        self.board.on_customer_final = self.assist.submit
+        if rt.settings.faq_live:  # FAQ answers on the agent's screen (docs/assist.md)
+            self.board.on_customer_final = self.assist.submit
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -55,7 +56,7 @@ class LiveHub:
         from rokuon.assist.suggest import shared_suggester
 
         with self.rt.db.session() as s:
-            return shared_suggester().suggest(s, text, trigger=trigger)
+            return shared_suggester(self.rt.settings).suggest(s, text, trigger=trigger)
 
     def _settled(self, call_id: str) -> bool:
         return self.transcriber is None or not self.transcriber.pending(call_id)

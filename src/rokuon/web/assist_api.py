@@ -30,6 +30,7 @@ from rokuon.web.deps import (
     db_session,
     require_action,
     require_scope,
+    runtime,
     ui_auth,
 )
 
@@ -74,13 +75,13 @@ async def _upload(file: UploadFile | None) -> tuple[str, bytes]:
     return file.filename.rsplit("/", 1)[-1][:200], data
 
 
-def _suggest(s: Session, text: Any) -> list[dict[str, Any]]:
+def _suggest(request: Request, s: Session, text: Any) -> list[dict[str, Any]]:
     from rokuon.assist.suggest import shared_suggester
 
     if not isinstance(text, str) or not text.strip():
         raise HTTPException(status_code=422, detail="text: what the customer said is "
                                                     "expected")
-    return shared_suggester().suggest(s, text[:2000])
+    return shared_suggester(runtime(request).settings).suggest(s, text[:2000])
 
 
 @router.get("/api/faq")
@@ -141,7 +142,7 @@ def suggest_faq(request: Request, body: Any = JSON_BODY,
                 auth: Auth = Depends(faq_read_auth), s: Session = Depends(db_session)
                 ) -> dict[str, Any]:
     check_csrf(auth, request.headers.get("x-csrf-token"))
-    return {"suggestions": _suggest(s, _body(body).get("text"))}
+    return {"suggestions": _suggest(request, s, _body(body).get("text"))}
 
 
 # ---- the /faq page ----------------------------------------------------------------------
@@ -150,7 +151,7 @@ def _page(request: Request, auth: Auth, s: Session, *, status: int = 200,
           error: str | None = None, q: str = "", notice: str | None = None) -> Response:
     from rokuon.web.ui import render
 
-    tried = _suggest(s, q) if q.strip() else None
+    tried = _suggest(request, s, q) if q.strip() else None
     return render(request, "faq.html", status_code=status, auth=auth, error=error,
                   notice=notice, q=q, tried=tried,
                   entries=[service.entry_dict(e) for e in service.list_entries(s)],
