@@ -24,7 +24,8 @@ HTML = {"Accept": "text/html,application/xhtml+xml", "Accept-Language": "en-US,e
 
 # proper nouns, format names and units a Japanese UI writes in Latin letters
 ALLOWED = {"rokuon", "FAQ", "CSV", "PDF", "QA", "NG", "GOOD", "API", "MFA", "PII", "AHT", "URL",
-           "JSON", "English", "ID", "UTC", "VOC", "PCI", "TLS", "Markdown"}
+           "JSON", "English", "ID", "UTC", "VOC", "PCI", "TLS", "Markdown", "SMS", "CRM",
+           "JSONL", "Salesforce", "HubSpot", "kintone", "Twilio"}  # product names
 # fixture data: the agent and team of the test calls, the installation's time zone
 FIXTURE_WORDS = {"sato", "Asia/Tokyo"}
 
