@@ -2,8 +2,9 @@
 
 - ``EmbeddedExecutor``: worker threads inside the current process (``rokuon serve``,
   ``rokuon ingest --wait``); the database is the queue.
-- A Celery executor (scale-out) implements the same ``Executor`` protocol and
-  calls ``run_job`` from its task.
+- ``CeleryExecutor`` (``celery_executor.py``, when ``broker_url`` is set): ``notify``
+  publishes "there is work" tasks; a Celery worker's task claims a job here and runs
+  it with ``run_one`` (the job table stays the source of truth; see docs/pipeline.md).
 
 Dead workers. Every process that claims jobs first takes an exclusive ``flock`` on
 its own file ``HOME/run/workers/<token>.lock`` and names its workers
@@ -238,15 +239,19 @@ def run_job(rt: Runtime, job: PipelineJob, worker: str) -> None:
         hb.stopped.set()
 
 
-def run_one(rt: Runtime, worker: str, call_ids: list[str] | None = None) -> bool:
+def run_one(rt: Runtime, worker: str, call_ids: list[str] | None = None, *,
+            steps: tuple[str, ...] | None = None) -> PipelineJob | None:
+    """Claim and run one job (of these ``steps`` only when given); the job, or None
+    when there was nothing to do (truthy/falsy as before)."""
     hold_process_lock(rt)
     reclaim_dead_workers(rt)
     with rt.db.session() as s:
-        job = jobs.claim_next(s, worker, rt.settings.job_lease_s, call_ids=call_ids)
+        job = jobs.claim_next(s, worker, rt.settings.job_lease_s, call_ids=call_ids,
+                              steps=steps)
     if job is None:
-        return False
+        return None
     run_job(rt, job, worker)
-    return True
+    return job
 
 
 class EmbeddedExecutor:

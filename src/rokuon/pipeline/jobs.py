@@ -113,14 +113,18 @@ def release_abandoned(session: Session, owners: list[str], why: str) -> list[int
 
 
 def claim_next(
-    session: Session, worker: str, lease_s: float, *, call_ids: list[str] | None = None
+    session: Session, worker: str, lease_s: float, *, call_ids: list[str] | None = None,
+    steps: tuple[str, ...] | None = None,
 ) -> PipelineJob | None:
-    """Claim one runnable job (oldest first). Commits the claim."""
+    """Claim one runnable job (oldest first; only these ``steps`` when given: a worker
+    serving some queues only). Commits the claim."""
     now = utcnow()
     _fail_exhausted(session, now, call_ids)
     q = select(PipelineJob.id).where(_claimable(now)).order_by(PipelineJob.id).limit(5)
     if call_ids is not None:
         q = q.where(PipelineJob.call_id.in_(call_ids))
+    if steps is not None:
+        q = q.where(PipelineJob.step.in_(steps))
     for job_id in session.scalars(q).all():
         res = session.execute(
             update(PipelineJob)
@@ -136,6 +140,28 @@ def claim_next(
         if res.rowcount == 1:
             return session.get(PipelineJob, job_id, populate_existing=True)
     return None
+
+
+def runnable_steps(session: Session) -> dict[str, float]:
+    """Each step with queued work -> seconds until its first job may be claimed (0: now).
+    Running jobs whose lease expired count as runnable now."""
+    now = utcnow()
+    out: dict[str, float] = {}
+    rows = session.execute(select(PipelineJob.step, PipelineJob.status,
+                                  PipelineJob.available_at, PipelineJob.lease_expires_at,
+                                  PipelineJob.attempts, PipelineJob.max_attempts)
+                           .where(PipelineJob.status.in_((JobStatus.PENDING,
+                                                          JobStatus.RUNNING)))).all()
+    for step, status, available, expires, attempts, max_attempts in rows:
+        if status == JobStatus.PENDING:
+            wait = max(0.0, (available - now).total_seconds()) if available else 0.0
+        elif expires is not None and attempts < max_attempts:
+            wait = max(0.0, (expires - now).total_seconds())
+        else:
+            wait = 0.0 if expires is not None and expires < now else -1.0
+        if wait >= 0:
+            out[step] = min(out.get(step, wait), wait)
+    return out
 
 
 def extend_lease(session: Session, job_id: int, worker: str, lease_s: float) -> bool:
