@@ -20,7 +20,8 @@ from rokuon.access.door import AccessDenied, NotFound, get_call, open_break_glas
 from rokuon.calls.ingest import IngestError, ingest_stream
 from rokuon.calls.listing import ListError, page
 from rokuon.calls.metadata import MetadataError, parse_metadata, validate_channel_roles
-from rokuon.calls.service import CallFilter, search, show_call
+from rokuon.calls.search_cursor import CursorError
+from rokuon.calls.service import CallFilter, search_page, show_call
 from rokuon.runtime import Runtime
 from rokuon.store.blobs import BlobTooLargeError
 from rokuon.web.audio import range_response, streaming_range_response
@@ -91,14 +92,23 @@ def api_show_call(call_id: str, words: bool = False, auth: Auth = Depends(api_au
 
 @router.get("/search")
 def api_search(q: str = Query(..., min_length=1, max_length=200),
+               cursor: str | None = Query(None, max_length=400),
+               after: str | None = Query(None, max_length=400),
                f: CallFilter = Depends(call_filter), auth: Auth = Depends(api_auth),
                s: Session = Depends(db_session), rt: Runtime = Depends(runtime)
                ) -> dict[str, Any]:
+    """Hits newest first, with ``total`` (up to 10 000; ``total_capped`` above it,
+    ``total_exact`` false when reading candidates were counted) and ``next_cursor``
+    (also ``next``; null on the last page) to pass back as ``cursor`` or ``after``."""
     require_scope(auth, "calls:read")
     q = search_text(q)
-    hits = search(s, auth.principal, q, f, rt.settings.timezone)
+    try:
+        page = search_page(s, auth.principal, q, f, rt.settings.timezone,
+                           cursor=cursor or after)
+    except CursorError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
     s.commit()  # the audit row, before the response (and its serialisation) starts
-    return {"hits": hits}
+    return page
 
 
 @router.get("/calls/{call_id}/audio")

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from rokuon.access import audit
 from rokuon.access.door import NotFound
 from rokuon.calls import listing, views
-from rokuon.calls.service import search, show_call
+from rokuon.calls.search_cursor import CursorError
+from rokuon.calls.service import search_page, show_call
 from rokuon.runtime import Runtime
 from rokuon.web.deps import (
     Auth,
@@ -61,7 +62,14 @@ def call_list(request: Request, q: str = "", auth: Auth = Depends(ui_auth),
         f, page_no = listing.from_query(params)
     except listing.ListError as exc:
         error, f, page_no = str(exc), listing.CallFilter(limit=listing.PAGE_SIZE), 1
-    hits = search(s, auth.principal, search_text(q), f, tz) if q.strip() else None
+    found = None
+    if q.strip():
+        try:
+            found = search_page(s, auth.principal, search_text(q), f, tz,
+                                cursor=params.get("scursor") or None)
+        except CursorError as exc:
+            error = str(exc)
+    hits = found["hits"] if found else ([] if q.strip() else None)
     result = listing.page(s, auth.principal, f, tz)
     pages = max(1, -(-(result["total"] or 0) // listing.PAGE_SIZE))
     search_qs = f"&q={quote(q)}" if q.strip() else ""
@@ -73,7 +81,8 @@ def call_list(request: Request, q: str = "", auth: Auth = Depends(ui_auth),
                   page=page_no, pages=pages,
                   base=base, sort_base=sort_base, flags=listing.FLAGS,
                   views=views.mine(s, auth.principal),
-                  sort=f.sort, desc=f.descending)
+                  sort=f.sort, desc=f.descending, found=found,
+                  scursor=bool(params.get("scursor")))
 
 
 @router.post("/views")
