@@ -59,16 +59,25 @@ def erase_call(rt: Runtime, principal: Principal, call_id: str, *, reason: str,
 def _erase_side_records(s: Session, call_id: str) -> None:
     """What other tables keep of the call without a foreign key: its alerts (evidence
     text), its webhook payloads (undelivered ones are dropped, sent ones blanked: the
-    delivery log keeps that something was sent, not what) and its live-call row."""
+    delivery log keeps that something was sent, not what), the same for its CRM
+    activities, its after-call SMS (the customer's number and the text blanked, the
+    record that one was sent kept) and its live-call row."""
     from sqlalchemy import delete, update
 
     from rokuon.store.models import Alert, LiveCall, WebhookDelivery
+    from rokuon.store.models_integrations import CrmDelivery, SmsMessage
 
     s.execute(delete(Alert).where(Alert.call_id == call_id))
     s.execute(delete(WebhookDelivery).where(WebhookDelivery.call_id == call_id,
                                             WebhookDelivery.status == "pending"))
     s.execute(update(WebhookDelivery).where(WebhookDelivery.call_id == call_id)
               .values(payload='{"erased": true}'))
+    s.execute(delete(CrmDelivery).where(CrmDelivery.call_id == call_id,
+                                        CrmDelivery.status != "delivered"))
+    s.execute(update(CrmDelivery).where(CrmDelivery.call_id == call_id)
+              .values(payload='{"erased": true}', last_error=None))
+    s.execute(update(SmsMessage).where(SmsMessage.call_id == call_id)
+              .values(to_number="", body="", error=None))
     s.execute(delete(LiveCall).where(LiveCall.id == call_id))
 
 

@@ -144,6 +144,7 @@ class DeliveryWorker:
         self._inflight: set[str] = set()  # endpoint ids with an attempt running
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
+        self._side_busy = False  # a CRM/SMS outbox batch is running on the pool
 
     @property
     def max_attempts(self) -> int:
@@ -184,7 +185,30 @@ class DeliveryWorker:
                 self.dispatch()
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                 log.exception("webhook delivery loop failed; trying again")
+            self._side_outboxes()
             self._wake.wait(self.poll_s)
+
+    def _side_outboxes(self) -> None:
+        """CRM activities and queued SMS (rokuon.integrations.crm.outbox, .sms): one batch
+        at a time on the pool, beside the webhooks."""
+        with self._mu:
+            if self._side_busy or self._pool is None:
+                return
+            self._side_busy = True
+        self._pool.submit(self._run_side)
+
+    def _run_side(self) -> None:
+        from rokuon.integrations import sms
+        from rokuon.integrations.crm import outbox
+
+        try:
+            outbox.deliver_due(self.rt)
+            sms.deliver_queued(self.rt)
+        except Exception:  # noqa: BLE001 - the database may be briefly unavailable
+            log.exception("CRM/SMS delivery failed; trying again")
+        finally:
+            with self._mu:
+                self._side_busy = False
 
     # ---- claiming -------------------------------------------------------------------
     def dispatch(self) -> int:

@@ -306,6 +306,9 @@ def emit_call_analyzed(session: Session, call: Call | None,
             "complaint": bool(complaint.get("detected")) if isinstance(complaint, dict)
             else None,
             "summary": summary}
+    from rokuon.integrations.crm.hooks import after_analysis
+
+    after_analysis(session, call, results)  # CRM activities, the SMS rule (same outbox tx)
     return emit(session, "call.analyzed", data, call_id=call.id)
 
 

@@ -1,0 +1,50 @@
+"""UI text: CRM deliveries and after-call SMS (web.crm_web, web.sms_web)."""
+
+TEXT: dict[str, dict[str, str]] = {
+    "crm_title": {"ja": "顧客管理システム連携とショートメッセージ", "en": "CRM and SMS"},
+    "crm_help": {"ja": "分析の終わった通話ごとに、要約・QAスコア・フラグ・通話へのリンクを各顧客管理システムの活動として登録します。失敗した送信はここに表示され、設定を直したあと再送できます（同じ通話の活動は重複せず更新されます）。",
+                 "en": "Each analysed call is logged in every CRM as an activity with its "
+                       "summary, QA score, flags and a link to the call. Failed deliveries "
+                       "are listed here and can be sent again after fixing the setup (the "
+                       "call's activity is updated, never duplicated)."},
+    "crm_targets": {"ja": "連携先（設定ファイル）", "en": "Targets (crm.yaml)"},
+    "crm_no_targets": {"ja": "連携先は設定されていません。", "en": "No CRM target is configured."},
+    "crm_config_error": {"ja": "設定ファイルの誤り", "en": "crm.yaml is wrong"},
+    "crm_target": {"ja": "連携先", "en": "Target"},
+    "crm_kind": {"ja": "種類", "en": "Kind"},
+    "crm_fields": {"ja": "項目", "en": "Fields"},
+    "crm_failing": {"ja": "失敗している送信", "en": "Failing deliveries"},
+    "crm_no_failing": {"ja": "失敗している送信はありません。", "en": "No delivery is failing."},
+    "crm_recent": {"ja": "最近の送信", "en": "Recent deliveries"},
+    "crm_call": {"ja": "通話", "en": "Call"},
+    "crm_status": {"ja": "状態", "en": "Status"},
+    "crm_attempts": {"ja": "試行", "en": "Attempts"},
+    "crm_error": {"ja": "エラー", "en": "Error"},
+    "crm_record": {"ja": "連携先のレコード", "en": "CRM record"},
+    "crm_retry": {"ja": "再送", "en": "Send again"},
+    "crm_done_retry": {"ja": "再送を予約しました。", "en": "Queued to be sent again."},
+    "crm_status_pending": {"ja": "送信待ち", "en": "pending"},
+    "crm_status_delivered": {"ja": "送信済み", "en": "delivered"},
+    "crm_status_dead": {"ja": "停止（要対応）", "en": "dead (needs action)"},
+    "sms_title": {"ja": "通話後のショートメッセージ", "en": "After-call SMS"},
+    "sms_recent": {"ja": "最近のショートメッセージ", "en": "Recent SMS"},
+    "sms_none": {"ja": "ショートメッセージはまだありません。", "en": "No SMS yet."},
+    "sms_to": {"ja": "宛先", "en": "To"},
+    "sms_trigger": {"ja": "きっかけ", "en": "Trigger"},
+    "sms_send": {"ja": "お礼のショートメッセージを送る", "en": "Send the follow-up SMS"},
+    "sms_send_help": {"ja": "お客様が録音を拒否した通話、配信停止の番号、電話番号でない宛先には送りません。送信は監査ログに記録されます。",
+                      "en": "Not sent when the customer refused the recording, the number "
+                            "opted out, or it is not a phone number. Every message is "
+                            "recorded in the audit log."},
+    "sms_status_queued": {"ja": "送信待ち", "en": "queued"},
+    "sms_status_accepted": {"ja": "受付済み", "en": "accepted"},
+    "sms_status_sending": {"ja": "送信中", "en": "sending"},
+    "sms_status_sent": {"ja": "送信済み", "en": "sent"},
+    "sms_status_delivered": {"ja": "配信済み", "en": "delivered"},
+    "sms_status_failed": {"ja": "失敗", "en": "failed"},
+    "sms_status_undelivered": {"ja": "未配信", "en": "undelivered"},
+    "sms_status_refused": {"ja": "送信せず", "en": "not sent"},
+    "sms_trigger_rule": {"ja": "ルール", "en": "rule"},
+    "sms_trigger_agent": {"ja": "担当者", "en": "agent"},
+    "sms_result": {"ja": "ショートメッセージ: {status}", "en": "SMS: {status}"},
+}
