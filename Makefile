@@ -47,6 +47,7 @@ eval: setup
 	$(BIN)/python scripts/evaluate.py
 	$(BIN)/python scripts/evaluate_analysis.py
 	$(BIN)/python scripts/evaluate_topics.py --aside-share 0.6 --misheard 0.3
+	$(BIN)/python scripts/evaluate_summaries.py
 
 eval-analysis: setup
 	$(BIN)/python scripts/evaluate_analysis.py

@@ -385,3 +385,23 @@ def test_evidence_links_seek_the_player_in_a_browser(signed_in: TestClient, rt: 
     finally:
         srv.should_exit = True
         th.join(10)
+
+
+def test_call_page_shows_the_summary_and_minutes(signed_in: TestClient, rt: Any) -> None:
+    summary = {"text": "解約したい。<b>x</b>", "method": "textrank", "sentences": [
+        {"speaker": "customer", "start": 3.2, "text": "解約したいんです。"},
+        {"speaker": "agent", "start": 9.5, "text": "書類を<b>お送り</b>いたします。"}],
+        "minutes": {"purpose": "解約したいんです。", "actions": ["解約を承りました。"],
+                    "next_actions": ["書類をお送りいたします。"], "due": "明日"}}
+    call_id = _store_call(signed_in, rt, {**_payloads(), "summary": summary})
+    html = signed_in.get(f"/calls/{call_id}", params={"lang": "ja"}).text
+    assert 'id="call-summary"' in html and "通話の要約" in html
+    assert "用件" in html and "約束した期日" in html and "明日" in html
+    assert "書類を&lt;b&gt;お送り&lt;/b&gt;いたします。" in html  # escaped
+    assert 'data-start="9.50"' in html  # each line seeks the player
+    _no_inline_code(html)
+    doc = signed_in.get(f"/api/calls/{call_id}").json()
+    assert doc["analysis"]["summary"]["minutes"]["due"] == "明日"
+    # no summary (a call analysed before it existed): no section
+    other = _store_call(signed_in, rt, _payloads(), seed=91)
+    assert 'id="call-summary"' not in signed_in.get(f"/calls/{other}").text

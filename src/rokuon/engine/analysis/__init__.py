@@ -48,6 +48,7 @@ ANALYZERS: tuple[Analyzer, ...] = (
     Analyzer("pii", "pii"),
     Analyzer("voc", "voc"),
     Analyzer("qa", "qa"),
+    Analyzer("summary", "summary"),
 )
 
 

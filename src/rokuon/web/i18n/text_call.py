@@ -121,4 +121,13 @@ TEXT: dict[str, dict[str, str]] = {
     "voc_churn": {"ja": "解約", "en": "Churn"},
     "voc_topic": {"ja": "話題", "en": "Topic"},
     "legend": {"ja": "凡例", "en": "Legend"},
+    # the call summary (engine.analysis.summary)
+    "call_summary": {"ja": "通話の要約", "en": "Call summary"},
+    "minutes_purpose": {"ja": "用件", "en": "Purpose"},
+    "minutes_actions": {"ja": "対応", "en": "What was done"},
+    "minutes_next": {"ja": "次のアクション", "en": "Next actions"},
+    "minutes_due": {"ja": "約束した期日", "en": "Promised date"},
+    "summary_hint": {"ja": "通話の中から要点となる発話を自動で選んでいます（個人情報と数字は伏せ字）。",
+                     "en": "Chosen automatically from what was said (personal data and "
+                           "digits masked)."},
 }
