@@ -1,14 +1,14 @@
 """crm_sms: the CRM activity outbox, after-call SMS messages and the SMS opt-out list
 
 Revision ID: 0026_crm_sms
-Revises: 0025_call_summaries
+Revises: 0023_search_ngrams
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0026_crm_sms"
-down_revision = "0025_call_summaries"
+down_revision = "0023_search_ngrams"
 branch_labels = None
 depends_on = None
 
