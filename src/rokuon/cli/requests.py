@@ -21,16 +21,24 @@ dsar_app = typer.Typer(no_args_is_help=True,
                             "erasure.")
 provision_app = typer.Typer(no_args_is_help=True,
                             help="Records of personal data provided to third parties.")
+review_app = typer.Typer(no_args_is_help=True,
+                         help="Four-eyes review of a disclosure package: draft, accept/reject/"
+                              "add masking spans, approve (a second person), publish.")
+dsar_app.add_typer(review_app, name="review")
 T = TypeVar("T")
+AsOpt = Annotated[str | None, typer.Option(
+    "--as", help="E-mail of the compliance officer (or admin) doing this step; the "
+                 "four-eyes rule compares it with the draft's builder.")]
 
 
 def _run(fn: Any) -> Any:  # noqa: ANN401 - maps domain errors to one-line failures
     from rokuon.compliance.dsar import RequestError
     from rokuon.compliance.package import PackageError
+    from rokuon.compliance.review import ReviewError
 
     try:
         return fn()
-    except (RequestError, PackageError, AccessDenied, NotFound) as exc:
+    except (RequestError, PackageError, ReviewError, AccessDenied, NotFound) as exc:
         fail(str(exc))
 
 
@@ -329,3 +337,133 @@ def provision_list(call: Annotated[str | None, typer.Option(help="Only this call
     for r in rows:
         typer.echo(f"{r['provided_at'][:19]}  {r['recipient']}  {r['basis']}  "
                    f"{', '.join(r['call_ids'])}")
+
+
+def _person(rt, email: str | None) -> Principal:  # type: ignore[no-untyped-def]
+    """The named user's principal (an enabled admin or compliance account), or the
+    local administrator when none is named."""
+    from sqlalchemy import func, select
+
+    from rokuon.store.models import User
+
+    if not email:
+        return Principal.cli()
+    with rt.db.session() as s:
+        user = s.scalars(select(User).where(
+            func.lower(User.email) == email.strip().lower())).first()
+        if user is None or user.disabled:
+            fail(f"--as {email}: no such enabled user")
+        if user.role not in ("admin", "compliance"):
+            fail(f"--as {email}: role {user.role} cannot review disclosures "
+                 f"(admin or compliance)")
+        return Principal(name=user.email, role=user.role, team=user.team,
+                         user_id=user.id, source="cli")
+
+
+def _emit_review(doc: dict[str, Any], json_: bool) -> None:
+    if json_:
+        emit_json(doc)
+        return
+    typer.echo(f"review {doc['review_id']} of request {doc['request_id']}: {doc['status']}, "
+               f"built by {doc['built_by']}, {doc['undecided']} undecided")
+    for cid, spans in doc["calls"].items():
+        typer.echo(f"  call {cid}")
+        for sp in spans:
+            typer.echo(f"    #{sp['id']} {sp['start']:.2f}-{sp['end']:.2f} {sp['state']:<9} "
+                       f"{sp['type']} ({sp['source']}) {sp['text']}")
+
+
+@review_app.command("draft")
+def review_draft(request_id: str, agent_voice: Annotated[str, typer.Option(
+        help="mute (default) or keep the operator's voice.")] = "mute",
+                 as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Build the package as a draft with the detector's masking suggestions."""
+    from rokuon.compliance import review
+
+    rt = _runtime()
+    who = _person(rt, as_)
+    _emit_review(_run(lambda: review.draft(rt, who, request_id, agent_voice=agent_voice)),
+                 json_)
+
+
+@review_app.command("show")
+def review_show(request_id: str, json_: JsonOpt = False) -> None:
+    """The request's current review with every span and its state."""
+    from rokuon.compliance import dsar, review
+
+    rt = _runtime()
+
+    def go(s: Session) -> dict[str, Any]:
+        dsar._get(s, request_id)
+        rev = review.latest(s, request_id)
+        if rev is None:
+            raise review.ReviewError(f"request {request_id} has no review yet "
+                                     f"(rokuon dsar review draft)")
+        return review.describe(rev)
+
+    _emit_review(_in_session(rt, go), json_)
+
+
+@review_app.command("span")
+def review_span(review_id: int, call_id: str, span_id: int,
+                state: Annotated[str, typer.Option(help="accepted | rejected")],
+                as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Accept (mask) or reject (do not mask) one suggested span."""
+    from rokuon.compliance import review
+
+    rt = _runtime()
+    who = _person(rt, as_)
+    _emit_review(_in_session(rt, lambda s: review.set_state(s, who, review_id, call_id,
+                                                            span_id, state)), json_)
+
+
+@review_app.command("add")
+def review_add(review_id: int, call_id: str,
+               start: Annotated[float, typer.Option(help="Span start (seconds).")],
+               end: Annotated[float, typer.Option(help="Span end (seconds).")],
+               note: Annotated[str | None, typer.Option(help="Why.")] = None,
+               as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Add a span the detector missed (bleeped in the audio, its words masked)."""
+    from rokuon.compliance import review
+
+    rt = _runtime()
+    who = _person(rt, as_)
+    _emit_review(_run(lambda: review.add_span(rt, who, review_id, call_id, start=start,
+                                              end=end, note=note)), json_)
+
+
+@review_app.command("approve")
+def review_approve(review_id: int, note: Annotated[str | None, typer.Option()] = None,
+                   as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Approve the reviewed draft (never by the person who built it)."""
+    from rokuon.compliance import review
+
+    rt = _runtime()
+    who = _person(rt, as_)
+    _emit_review(_in_session(rt, lambda s: review.approve(s, who, review_id, note=note)),
+                 json_)
+
+
+@review_app.command("publish")
+def review_publish(review_id: int, password_file: Annotated[Path, typer.Option(
+        help="File holding the ZIP password (sent to the requester separately).")],
+                   link_days: Annotated[int, typer.Option(help="Link validity (days).")] = 7,
+                   as_: AsOpt = None, json_: JsonOpt = False) -> None:
+    """Build the approved package from its accepted spans and publish the link."""
+    from rokuon.compliance import review
+
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        fail(f"{password_file}: cannot read the password file: {exc.strerror or exc}")
+    rt = _runtime()
+    who = _person(rt, as_)
+    token, record = _run(lambda: review.publish(rt, who, review_id, password=password,
+                                                valid_days=link_days))
+    doc = {"review_id": review_id, "request_id": record["request"]["request_id"],
+           "download_path": f"/requests/download/{token}", "expires_at": record["expires_at"],
+           "sha256": record["sha256"], "calls": [i["call_id"] for i in record["included"]]}
+    if json_:
+        emit_json(doc)
+    else:
+        typer.echo(f"published: {doc['download_path']} (until {doc['expires_at']})")

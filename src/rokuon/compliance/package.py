@@ -193,11 +193,13 @@ def cover_letter_pdf(req: DataRequest, included: list[dict[str, Any]],
 
 
 def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
-          agent_voice: str = "mute", require_identity: bool = True
+          agent_voice: str = "mute", require_identity: bool = True,
+          spans: dict[str, list[dict[str, Any]]] | None = None
           ) -> tuple[bytes, dict[str, Any]]:
     """(encrypted ZIP bytes, handling record). The requester's identity must have been
     verified first unless ``require_identity`` is False (the local administrator's CLI,
-    which warns; the handling record says ``identity_verified: false``)."""
+    which warns; the handling record says ``identity_verified: false``). ``spans``: the
+    reviewed masking per call (``review.py``) instead of the detector's suggestions."""
     dsar._guard(principal)
     if agent_voice not in ("mute", "keep"):
         raise PackageError("agent voice must be 'mute' or 'keep'")
@@ -230,7 +232,10 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
             call = door.get_call(s, principal, item.call_id, action="call.disclose",
                                  detail={"request": request_id, "agent_voice": agent_voice})
             doc = call_document(s, call, tz, with_words=True)
-            findings = third_party_findings(doc, req.customer_name, rt.analysis_config)
+            if spans is not None and call.id in spans:
+                findings = spans[call.id]
+            else:
+                findings = third_party_findings(doc, req.customer_name, rt.analysis_config)
             data = rt.blobs.read_all(call.blob_key, WrappedKey.from_json(call.wrapped_key),
                                      expected_sha256=call.blob_sha256 or call.content_sha256)
             segs = mask_transcript(doc["segments"], findings)
@@ -251,7 +256,7 @@ def build(rt: Runtime, principal: Principal, request_id: str, *, password: str,
             "request": dsar.describe(s, req), "generated_at": utcnow().isoformat(),
             "generated_by": principal.name, "agent_voice": agent_voice,
             "identity_verified": bool(req.identity), "included": included,
-            "refused": refused,
+            "refused": refused, "reviewed": spans is not None,
             "masking": "operator channel muted; third-party names bleeped (audio) and "
                        "masked with ＊ (transcript)" if agent_voice == "mute" else
                        "third-party names bleeped (audio) and masked with ＊ (transcript)",

@@ -102,6 +102,29 @@ class DisclosureExport(Base):
     downloads: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DisclosureReview(Base):
+    """The four-eyes review of a disclosure package: built as a draft with the
+    detector's third-party masking suggestions; a second compliance person (never the
+    builder) accepts or rejects each, adds spans, and approves; only then is it
+    published. ``spans``: {call_id: [{"id", "start", "end", "type", "chars",
+    "source", "state"}]} with state suggested | accepted | rejected."""
+
+    __tablename__ = "disclosure_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("data_requests.id", ondelete="CASCADE"),
+                                            index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    agent_voice: Mapped[str] = mapped_column(String(10), default="mute")
+    spans: Mapped[dict[str, Any]] = mapped_column(JSON)
+    built_by: Mapped[str] = mapped_column(String(320))
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(320))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
+    export_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class ThirdPartyProvision(Base):
     """A record of personal data given to someone outside (APPI art. 29): who received
     which recordings, when, on what basis."""

@@ -13,12 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rokuon.access.door import AccessDenied, NotFound
-from rokuon.compliance import dsar, package
+from rokuon.compliance import dsar, package, review
 from rokuon.runtime import Runtime
 from rokuon.store.models import DataRequest
 from rokuon.web.deps import Auth, api_auth, check_csrf, db_session, require_scope, runtime
 
 router = APIRouter()
+REVIEW_REQUIRED = ("disclosure_review_required is on: build a draft (POST …/review), have a "
+                   "second compliance officer approve it, then publish the review")
 
 
 class NewRequest(BaseModel):
@@ -128,6 +130,8 @@ def export(request_id: str, body: Export, request: Request, auth: Auth = Depends
     requester's identity must be verified first."""
     require_scope(auth, "requests:write")
     check_csrf(auth, request.headers.get("x-csrf-token"))
+    if rt.settings.disclosure_review_required:
+        raise HTTPException(status_code=409, detail=REVIEW_REQUIRED)
     try:
         blob, record = package.build(rt, auth.principal, request_id, password=body.password,
                                      agent_voice=body.agent_voice)
@@ -156,3 +160,113 @@ def download(token: str, request: Request, rt: Runtime = Depends(runtime)) -> Re
     return Response(blob, media_type="application/zip", headers={
         "Content-Disposition": 'attachment; filename="disclosure.zip"',
         "Cache-Control": "no-store"})
+
+
+class ReviewDraft(BaseModel):
+    agent_voice: Literal["mute", "keep"] = "mute"
+
+
+class SpanState(BaseModel):  # checked by the service, after the permission check
+    state: str | None = Field(None, max_length=20)
+
+
+class NewSpan(BaseModel):
+    start: float | None = Field(None, ge=0, le=86400)
+    end: float | None = Field(None, gt=0, le=86400)
+    note: str | None = Field(None, max_length=review.MAX_NOTE)
+
+
+class Approve(BaseModel):
+    note: str | None = Field(None, max_length=review.MAX_NOTE)
+
+
+class Publish(BaseModel):
+    password: str = Field(..., min_length=package.MIN_PASSWORD, max_length=200)
+    link_days: int = Field(7, ge=1, le=30)
+
+
+REVIEW_ERRORS = (dsar.RequestError, package.PackageError, review.ReviewError, AccessDenied,
+                 NotFound)
+
+
+def _write(auth: Auth, request: Request) -> None:
+    require_scope(auth, "requests:write")
+    check_csrf(auth, request.headers.get("x-csrf-token"))
+
+
+@router.post("/api/requests/{request_id}/review", status_code=201)
+def review_draft(request_id: str, body: ReviewDraft, request: Request,
+                 auth: Auth = Depends(api_auth), rt: Runtime = Depends(runtime)
+                 ) -> dict[str, Any]:
+    """Build the package as a draft with the detector's masking suggestions."""
+    _write(auth, request)
+    try:
+        return review.draft(rt, auth.principal, request_id, agent_voice=body.agent_voice)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+
+
+@router.get("/api/requests/{request_id}/review")
+def review_show(request_id: str, auth: Auth = Depends(api_auth),
+                s: Session = Depends(db_session)) -> dict[str, Any]:
+    require_scope(auth, "requests:read")
+    try:
+        dsar._guard(auth.principal)
+        dsar._get(s, request_id)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+    rev = review.latest(s, request_id)
+    if rev is None:
+        raise HTTPException(status_code=404, detail=f"request {request_id} has no review yet")
+    return review.describe(rev)
+
+
+@router.post("/api/disclosure-reviews/{review_id}/calls/{call_id}/spans/{span_id}")
+def review_span_state(review_id: str, call_id: str, span_id: str, body: SpanState,
+                      request: Request, auth: Auth = Depends(api_auth),
+                      s: Session = Depends(db_session)) -> dict[str, Any]:
+    _write(auth, request)
+    try:
+        return review.set_state(s, auth.principal, review_id, call_id, span_id, body.state)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+
+
+@router.post("/api/disclosure-reviews/{review_id}/calls/{call_id}/spans", status_code=201)
+def review_span_add(review_id: str, call_id: str, body: NewSpan, request: Request,
+                    auth: Auth = Depends(api_auth), rt: Runtime = Depends(runtime)
+                    ) -> dict[str, Any]:
+    _write(auth, request)
+    try:
+        return review.add_span(rt, auth.principal, review_id, call_id, start=body.start,
+                               end=body.end, note=body.note)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+
+
+@router.post("/api/disclosure-reviews/{review_id}/approve")
+def review_approve(review_id: str, body: Approve, request: Request,
+                   auth: Auth = Depends(api_auth), s: Session = Depends(db_session)
+                   ) -> dict[str, Any]:
+    _write(auth, request)
+    try:
+        return review.approve(s, auth.principal, review_id, note=body.note)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+
+
+@router.post("/api/disclosure-reviews/{review_id}/publish")
+def review_publish(review_id: str, body: Publish, request: Request,
+                   auth: Auth = Depends(api_auth), rt: Runtime = Depends(runtime)
+                   ) -> dict[str, Any]:
+    """Only an approved review is published: the package is built from its spans."""
+    _write(auth, request)
+    try:
+        token, record = review.publish(rt, auth.principal, review_id, password=body.password,
+                                       valid_days=body.link_days)
+    except REVIEW_ERRORS as exc:
+        raise _errors(exc) from exc
+    return {"review_id": review_id, "request_id": record["request"]["request_id"],
+            "download_path": f"/requests/download/{token}", "expires_at": record["expires_at"],
+            "sha256": record["sha256"], "calls": [i["call_id"] for i in record["included"]],
+            "refused": [r["call_id"] for r in record["refused"]]}

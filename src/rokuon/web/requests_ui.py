@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rokuon.access.door import AccessDenied, NotFound
-from rokuon.compliance import dsar, package
+from rokuon.compliance import dsar, package, review
 from rokuon.runtime import Runtime
 from rokuon.store.models import DataRequest, utcnow
 from rokuon.web.deps import Auth, check_csrf, db_session, runtime, ui_auth
+from rokuon.web.requests_api import REVIEW_REQUIRED
 from rokuon.web.ui import render
 
 router = APIRouter()
@@ -75,8 +76,10 @@ def request_page(request_id: str, request: Request, auth: Auth = Depends(ui_auth
         doc = dsar.describe(s, dsar._get(s, request_id))
     except dsar.RequestError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    rev = review.latest(s, request_id)
     return render(request, "request.html", auth=auth, req=doc, grounds=dsar.REFUSAL_GROUNDS,
-                  overdue=doc["due_at"] < utcnow().isoformat(), link=None, error=None)
+                  overdue=doc["due_at"] < utcnow().isoformat(), link=None, error=None,
+                  review=review.describe(rev) if rev else None)
 
 
 def _back(request_id: str) -> Response:
@@ -119,6 +122,8 @@ def request_export(request_id: str, request: Request, csrf: str = Form(""),
     check_csrf(auth, csrf)
     _guard(auth)
     error = link = None
+    if rt.settings.disclosure_review_required:
+        raise HTTPException(status_code=409, detail=REVIEW_REQUIRED)
     try:
         blob, _ = package.build(rt, auth.principal, request_id, password=password,
                                 agent_voice=agent_voice)
@@ -126,10 +131,99 @@ def request_export(request_id: str, request: Request, csrf: str = Form(""),
         link = f"/requests/download/{token}"
     except (dsar.RequestError, package.PackageError, NotFound) as exc:
         error = str(exc)
+    return _page(request, auth, rt, request_id, link=link, error=error)
+
+
+def _page(request: Request, auth: Auth, rt: Runtime, request_id: str, *,
+          link: str | None = None, error: str | None = None) -> Response:
     with rt.db.session() as s:
         try:
             doc = dsar.describe(s, dsar._get(s, request_id))
         except dsar.RequestError as exc:  # an unknown request: 404, not a 500
             raise HTTPException(status_code=404, detail=str(exc)) from exc
+        rev = review.latest(s, request_id)
+        rdoc = review.describe(rev) if rev else None
     return render(request, "request.html", status_code=422 if error else 200, auth=auth,
-                  req=doc, grounds=dsar.REFUSAL_GROUNDS, overdue=False, link=link, error=error)
+                  req=doc, grounds=dsar.REFUSAL_GROUNDS, overdue=False, link=link, error=error,
+                  review=rdoc)
+
+
+REVIEW_ERRORS = (dsar.RequestError, package.PackageError, review.ReviewError, AccessDenied,
+                 NotFound)
+
+
+def _float(v: str, what: str) -> float:
+    try:
+        return float(v)
+    except ValueError as exc:
+        raise review.ReviewError(f"{what}: '{v[:20]}' is not a number of seconds") from exc
+
+
+@router.post("/requests/{request_id}/review", response_class=HTMLResponse)
+def review_draft(request_id: str, request: Request, csrf: str = Form(""),
+                 agent_voice: str = Form("mute"), auth: Auth = Depends(ui_auth),
+                 rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf)
+    _guard(auth)
+    try:
+        review.draft(rt, auth.principal, request_id, agent_voice=agent_voice)
+    except REVIEW_ERRORS as exc:
+        return _page(request, auth, rt, request_id, error=str(exc))
+    return _back(request_id)
+
+
+@router.post("/requests/{request_id}/review/{review_id}/span", response_class=HTMLResponse)
+def review_span(request_id: str, review_id: str, request: Request, csrf: str = Form(""),
+                call_id: str = Form(""), span_id: str = Form(""), state: str = Form(""),
+                auth: Auth = Depends(ui_auth), rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf)
+    _guard(auth)
+    try:
+        with rt.db.session() as s:
+            review.set_state(s, auth.principal, review_id, call_id[:32], span_id, state)
+    except REVIEW_ERRORS as exc:
+        return _page(request, auth, rt, request_id, error=str(exc))
+    return _back(request_id)
+
+
+@router.post("/requests/{request_id}/review/{review_id}/add", response_class=HTMLResponse)
+def review_add(request_id: str, review_id: str, request: Request, csrf: str = Form(""),
+               call_id: str = Form(""), start: str = Form(""), end: str = Form(""),
+               note: str = Form(""), auth: Auth = Depends(ui_auth),
+               rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf)
+    _guard(auth)
+    try:
+        review.add_span(rt, auth.principal, review_id, call_id[:32],
+                        start=_float(start, "start"), end=_float(end, "end"),
+                        note=note[:review.MAX_NOTE] or None)
+    except REVIEW_ERRORS as exc:
+        return _page(request, auth, rt, request_id, error=str(exc))
+    return _back(request_id)
+
+
+@router.post("/requests/{request_id}/review/{review_id}/approve", response_class=HTMLResponse)
+def review_approve(request_id: str, review_id: str, request: Request, csrf: str = Form(""),
+                   note: str = Form(""), auth: Auth = Depends(ui_auth),
+                   rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf)
+    _guard(auth)
+    try:
+        with rt.db.session() as s:
+            review.approve(s, auth.principal, review_id, note=note[:review.MAX_NOTE] or None)
+    except REVIEW_ERRORS as exc:
+        return _page(request, auth, rt, request_id, error=str(exc))
+    return _back(request_id)
+
+
+@router.post("/requests/{request_id}/review/{review_id}/publish", response_class=HTMLResponse)
+def review_publish(request_id: str, review_id: str, request: Request, csrf: str = Form(""),
+                   password: str = Form(""), auth: Auth = Depends(ui_auth),
+                   rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf)
+    _guard(auth)
+    try:
+        token, _ = review.publish(rt, auth.principal, review_id, password=password)
+    except REVIEW_ERRORS as exc:
+        return _page(request, auth, rt, request_id, error=str(exc))
+    return _page(request, auth, rt, request_id, link=f"/requests/download/{token}")

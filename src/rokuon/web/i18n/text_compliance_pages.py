@@ -1,0 +1,36 @@
+"""UI text: the four-eyes review of a disclosure package (on the request page)."""
+
+TEXT: dict[str, dict[str, str]] = {
+    "rv_title": {"ja": "開示パッケージの二者確認", "en": "Disclosure package review (four eyes)"},
+    "rv_help": {"ja": "作成者とは別のコンプライアンス担当者が、伏せ字・ビープの候補を一つずつ採用または除外し、見落としの区間を追加してから承認します。承認されたパッケージだけが公開されます。",
+                "en": "A compliance officer other than the one who built the draft accepts "
+                      "or rejects each masking suggestion, adds any span the detector "
+                      "missed, and approves. Only an approved package is published."},
+    "rv_none": {"ja": "まだ下書きがありません。", "en": "No draft yet."},
+    "rv_make_draft": {"ja": "下書きを作成", "en": "Build a draft"},
+    "rv_status": {"ja": "確認状況", "en": "Review status"},
+    "rv_status_draft": {"ja": "下書き（確認待ち）", "en": "draft (awaiting review)"},
+    "rv_status_approved": {"ja": "承認済み", "en": "approved"},
+    "rv_status_published": {"ja": "公開済み", "en": "published"},
+    "rv_built_by": {"ja": "作成者", "en": "Built by"},
+    "rv_reviewed_by": {"ja": "確認者", "en": "Reviewed by"},
+    "rv_undecided": {"ja": "未判断の候補", "en": "Undecided suggestions"},
+    "rv_span": {"ja": "区間", "en": "Span"},
+    "rv_text": {"ja": "伏せる文字", "en": "Masked text"},
+    "rv_type": {"ja": "種類", "en": "Type"},
+    "rv_source": {"ja": "由来", "en": "Source"},
+    "rv_source_detector": {"ja": "自動検出", "en": "detector"},
+    "rv_source_reviewer": {"ja": "確認者が追加", "en": "added by reviewer"},
+    "rv_state": {"ja": "判断", "en": "Decision"},
+    "rv_state_suggested": {"ja": "未判断", "en": "undecided"},
+    "rv_state_accepted": {"ja": "伏せる", "en": "masked"},
+    "rv_state_rejected": {"ja": "伏せない", "en": "not masked"},
+    "rv_accept": {"ja": "伏せる", "en": "Mask"},
+    "rv_reject": {"ja": "伏せない", "en": "Don't mask"},
+    "rv_add_span": {"ja": "区間を追加", "en": "Add a span"},
+    "rv_start": {"ja": "開始（秒）", "en": "Start (s)"},
+    "rv_end": {"ja": "終了（秒）", "en": "End (s)"},
+    "rv_approve": {"ja": "承認する", "en": "Approve"},
+    "rv_publish": {"ja": "承認済みパッケージを公開", "en": "Publish the approved package"},
+    "rv_no_spans": {"ja": "伏せる候補はありません。", "en": "Nothing to mask."},
+}
