@@ -122,12 +122,20 @@ class Settings(BaseSettings):
     # PCI mode: card numbers and security codes are masked in transcript, index and analysis
     # and bleeped in the stored audio before the transcript is stored
     pci_mode: bool = True
+    # disclosure packages: when true, the one-step export (build + publish) is refused
+    # and only a package approved by a second compliance officer is published
+    disclosure_review_required: bool = False
 
     # pipeline
     workers: int = 1
     job_lease_s: float = 60.0
     job_poll_s: float = 0.5
     max_attempts: int = 3
+    # Celery scale-out (docs/scale.md): a broker URL (amqp://… or redis://…) moves the
+    # pipeline out of the web process into `rokuon worker` processes; "" = in-process
+    broker_url: str = ""
+    broker_queue_prefix: str = "rokuon"  # queues <prefix>.transcribe, <prefix>.analyze
+    broker_sweep_s: float = Field(default=10.0, gt=0)  # beat: re-publish work, reclaim
     # live calls (docs/live.md): Twilio's auth token signs the Media Streams upgrade
     # (set ROKUON_TWILIO_AUTH_TOKEN in the environment, not in the file); the public URL
     # (scheme and host) Twilio connects to when rokuon is behind a proxy
@@ -155,8 +163,37 @@ class Settings(BaseSettings):
     # outbound webhooks (docs/integrations.md): true lets endpoints be private, loopback
     # or link-local addresses (a receiver on the same host or LAN); off = SSRF guard
     webhook_allow_private: bool = False
+    # CRM activities (docs/integrations.md): the targets and field mappings file
+    # (relative to HOME); credentials come from the environment variables it names
+    crm_config: str = "crm.yaml"
+    # after-call SMS (docs/integrations.md): "" (off) | "twilio" | "http"; Twilio's
+    # account SID with twilio_auth_token (set ROKUON_TWILIO_AUTH_TOKEN in the
+    # environment); the generic gateway gets {"to","from","body","reference"} as JSON
+    sms_provider: str = Field(default="", pattern=r"^(|twilio|http)$")
+    sms_from: str = ""
+    # the Twilio account (SMS and recording imports): its SID, and the REST API's base
+    # URL (recordings are downloaded from under it, whatever host a callback names)
+    twilio_account_sid: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    sms_http_url: str = ""
+    sms_http_token: str = ""  # set ROKUON_SMS_HTTP_TOKEN in the environment
+    sms_template: str = ""  # placeholders as in crm.yaml; "" = the built-in Japanese text
+    sms_country_code: str = "81"  # a domestic number 090… becomes +8190…
+    sms_rule_flags: list[str] = Field(default_factory=list)  # after analysis: send when set
+
+    # FAQ assist (docs/assist.md): answers shown live on the agent's screen (off: none
+    # during calls; /faq and `rokuon faq suggest` still answer), how many, the fused
+    # score an entry needs, and the weight of the embedding similarity in that score
+    faq_live: bool = True
+    faq_suggestions: int = Field(default=3, ge=1, le=10)
+    faq_threshold: float = Field(default=0.375, ge=0.0, le=1.0)
+    faq_dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
 
     # storage / keys
+    # S3-compatible object storage (docs/storage.md): "s3://bucket/prefix" stores the
+    # encrypted blobs there (credentials and endpoint: the standard AWS_* variables,
+    # AWS_ENDPOINT_URL for MinIO/Ceph/Wasabi); "" = the local encrypted files
+    blob_url: str = ""
     blob_store: str = "local"
     key_provider: str = "local"  # "local" (key file) | "openbao" / "vault" (transit engine)
     openbao_addr: str = "http://127.0.0.1:8200"
@@ -172,6 +209,26 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, v: Any) -> Any:
         return Path(v).expanduser() if isinstance(v, str | Path) else v
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_url(cls, v: str) -> str:
+        if v and not v.startswith("s3://"):
+            raise ValueError(f"{v!r} is not an object storage URL (use s3://bucket/prefix)")
+        if v:
+            from rokuon.store.blobs import BlobStoreError
+            from rokuon.store.blobs_s3 import parse_s3_url
+
+            try:
+                parse_s3_url(v)
+            except BlobStoreError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("blob_store")
+    @classmethod
+    def _blob_store_from_url(cls, v: str, info: Any) -> str:
+        return info.data.get("blob_url") or v  # blob_url set: the store it names
 
     @field_validator("asr_language")
     @classmethod

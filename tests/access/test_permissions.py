@@ -51,11 +51,22 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/requests/{request_id}/verify"): "export",
     ("POST", "/requests/{request_id}/decide"): "export",
     ("POST", "/requests/{request_id}/export"): "export",
+    ("POST", "/requests/{request_id}/review"): "export",
+    ("POST", "/requests/{request_id}/review/{review_id}/span"): "export",
+    ("POST", "/requests/{request_id}/review/{review_id}/add"): "export",
+    ("POST", "/requests/{request_id}/review/{review_id}/approve"): "export",
+    ("POST", "/requests/{request_id}/review/{review_id}/publish"): "export",
     ("GET", "/api/requests"): "export", ("POST", "/api/requests"): "export",
     ("GET", "/api/requests/{request_id}"): "export",
     ("POST", "/api/requests/{request_id}/verify"): "export",
     ("POST", "/api/requests/{request_id}/decide"): "export",
     ("POST", "/api/requests/{request_id}/export"): "export",
+    ("POST", "/api/requests/{request_id}/review"): "export",
+    ("GET", "/api/requests/{request_id}/review"): "export",
+    ("POST", "/api/disclosure-reviews/{review_id}/calls/{call_id}/spans/{span_id}"): "export",
+    ("POST", "/api/disclosure-reviews/{review_id}/calls/{call_id}/spans"): "export",
+    ("POST", "/api/disclosure-reviews/{review_id}/approve"): "export",
+    ("POST", "/api/disclosure-reviews/{review_id}/publish"): "export",
     ("POST", "/api/breaches"): "export", ("GET", "/api/breaches"): "export",
     ("GET", "/api/breaches/{incident_id}"): "export",
     ("GET", "/api/breaches/{incident_id}/affected"): "export",
@@ -103,6 +114,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/live-rules"): "admin", ("PUT", "/api/live-rules"): "admin",
     ("GET", "/live/rules"): "admin", ("POST", "/live/rules"): "admin",
     ("PUT", "/api/live/preregister/{key}"): "upload",
+    ("GET", "/admin/crm"): "admin", ("POST", "/admin/crm/deliveries/{delivery_id}/retry"): "admin",
+    ("GET", "/api/crm/deliveries"): "admin", ("GET", "/api/sms/messages"): "admin",
+    ("POST", "/calls/{call_id}/sms"): "read",
+    ("POST", "/api/sms/twilio/inbound"): PUBLIC,  # X-Twilio-Signature is the credential
+    ("POST", "/api/twilio/recordings"): PUBLIC,  # X-Twilio-Signature is the credential
+    ("GET", "/api/export/calls"): "read",  # the caller's scope only
 }
 LISTINGS = {("GET", "/"), ("GET", "/api/calls"), ("GET", "/api/search")}
 

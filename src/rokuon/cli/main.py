@@ -10,13 +10,18 @@ from typing import Annotated
 
 import typer
 
+import rokuon.cli.bench_scale  # noqa: F401  (registers `rokuon bench scale`)
 from rokuon.access.principal import Principal
 from rokuon.cli.backup import backup_app
+from rokuon.cli.bench import bench_app
 from rokuon.cli.breach import breach_app
 from rokuon.cli.cdr import cdr_app
 from rokuon.cli.compliance import compliance_app
 from rokuon.cli.context import cli_runtime as _runtime
 from rokuon.cli.context import cli_settings as _settings
+from rokuon.cli.crm import crm_app, sms_app
+from rokuon.cli.doctor import doctor as doctor_cmd
+from rokuon.cli.export import export_app
 from rokuon.cli.faq import faq_app
 from rokuon.cli.output import JsonOpt, emit_json, fail, option_date
 from rokuon.cli.pci import pci_app
@@ -37,6 +42,7 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
 hold_app = typer.Typer(no_args_is_help=True, help="Legal holds (block deletion).")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention policies.")
 app.add_typer(calls_app, name="calls")
+app.add_typer(export_app, name="export")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
@@ -47,9 +53,13 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(cdr_app, name="cdr")
 app.add_typer(breach_app, name="breach")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(crm_app, name="crm")
+app.add_typer(sms_app, name="sms")
 app.add_typer(faq_app, name="faq")
 app.add_typer(scorecard_app, name="scorecard")
+app.add_typer(bench_app, name="bench")
 app.command("replay")(replay_cmd)
+app.command("doctor")(doctor_cmd)
 
 SinceOpt = Annotated[str | None, typer.Option(help="Calls started on/after (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option(help="Calls started on/before (YYYY-MM-DD).")]
@@ -111,6 +121,16 @@ def init(
     typer.echo(f"one-time password: {res.admin_password}  (you must change it at first sign-in)")
 
 
+def _refuse_unusable(rt) -> None:  # type: ignore[no-untyped-def]
+    """Stop at start-up, with the reason, when the blob store or the broker cannot be
+    used (a wrong bucket, rejected credentials, an unreachable endpoint) — rather than
+    serve or work and fail on every call (``rokuon doctor`` checks everything)."""
+    from rokuon.doctor import startup_problems
+
+    if problems := startup_problems(rt):
+        fail("; ".join(problems))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -119,8 +139,11 @@ def serve(
     watch: Annotated[Path | None, typer.Option(help="Watch folder for new recordings.")] = None,
     certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    no_workers: Annotated[bool, typer.Option(
+        "--no-workers", help="Serve only: no pipeline worker in this process.")] = False,
 ) -> None:
-    """Web UI + REST API + embedded pipeline workers (HTTPS with --certfile/--keyfile)."""
+    """Web UI + REST API + embedded pipeline workers (HTTPS with --certfile/--keyfile).
+    With ROKUON_BROKER_URL the pipeline runs in `rokuon worker` processes instead."""
     import uvicorn
 
     from rokuon.web.app import create_app
@@ -131,6 +154,7 @@ def serve(
         if f is not None and not f.is_file():
             fail(f"{f}: no such file")
     rt = _runtime()
+    _refuse_unusable(rt)
     if workers:
         rt.settings.workers = workers
     if watch:
@@ -140,7 +164,8 @@ def serve(
         typer.echo("warning: serving without TLS on a non-local address; use --certfile/"
                    "--keyfile or a TLS-terminating proxy", err=True)
     typer.echo(f"rokuon serving on {scheme}://{host}:{port}/", err=True)
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="info",
+    uvicorn.run(create_app(rt, start_workers=not no_workers), host=host, port=port,
+                log_level="info",
                 ssl_certfile=str(certfile) if certfile else None,
                 ssl_keyfile=str(keyfile) if keyfile else None)
 
@@ -150,20 +175,41 @@ def worker(
     until_idle: Annotated[bool, typer.Option("--until-idle",
                                              help="Exit when no job is left.")] = False,
     workers: Annotated[int | None, typer.Option(help="Worker threads.")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="Worker processes (Celery) or threads (in-process).")] = None,
+    queues: Annotated[str, typer.Option(
+        help="Celery queues to serve: transcribe, analyze or both.")] = "transcribe,analyze",
+    beat: Annotated[bool, typer.Option(
+        "--beat", help="Also run the cluster's beat (one wins the beat lock).")] = False,
+    beat_only: Annotated[bool, typer.Option(
+        "--beat-only", help="Run only the cluster's beat (Celery).")] = False,
 ) -> None:
-    """Run pipeline workers without the web server (scale-out or catch-up)."""
+    """Run pipeline workers without the web server (scale-out or catch-up). With
+    ROKUON_BROKER_URL set: a Celery worker on the given queues (docs/scale.md)."""
     import time
 
     from rokuon.pipeline.executor import EmbeddedExecutor, run_one, worker_name
 
     rt = _runtime()
+    _refuse_unusable(rt)
+    if rt.settings.broker_url and not until_idle:
+        from rokuon.pipeline.celery_worker import run_celery_worker
+
+        try:
+            run_celery_worker(rt, queues=queues, concurrency=concurrency or workers or 1,
+                              beat=beat or beat_only, beat_only=beat_only)
+        except ValueError as exc:
+            fail(str(exc))
+        return
+    if beat or beat_only or queues != "transcribe,analyze":
+        fail("--queues, --beat and --beat-only need a broker (ROKUON_BROKER_URL)")
     if until_idle:
         name = worker_name()
         while run_one(rt, name):
             pass
         _leave_after_engines(rt)
         return
-    ex = EmbeddedExecutor(rt, workers)
+    ex = EmbeddedExecutor(rt, concurrency or workers)
     ex.start()
     typer.echo(f"rokuon worker running ({ex.n} threads); Ctrl-C to stop", err=True)
     try:
@@ -373,21 +419,31 @@ def search(
     agent: AgentOpt = None,
     direction: DirectionOpt = None,
     limit: Annotated[int, typer.Option(help="At most this many hits.")] = 100,
+    cursor: Annotated[str | None, typer.Option(
+        "--cursor", "--after",
+        help="Continue after this page (the next_cursor of the previous one).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Full-text search over transcripts, by text and by reading (解約 finds 開約)."""
-    from rokuon.calls.service import search as do_search
+    from rokuon.calls.search_cursor import CursorError
+    from rokuon.calls.service import search_page
 
     f = _filter(since, until, agent, direction, limit)
     rt = _runtime()
     with rt.db.session() as s:
-        hits = do_search(s, Principal.cli(), query, f, rt.settings.timezone)
+        try:
+            page = search_page(s, Principal.cli(), query, f, rt.settings.timezone,
+                               cursor=cursor)
+        except CursorError as exc:
+            fail(str(exc))
     if json_:
-        emit_json({"hits": hits})
+        emit_json(page)
         return
-    for h in hits:
+    for h in page["hits"]:
         how = "  (matched by reading)" if h.get("matched") == "reading" else ""
         typer.echo(f"{h['call_id']}  {h['start']:7.2f}  {h['speaker']:9} {h['text']}{how}")
+    if page["next_cursor"]:
+        typer.echo(f"-- more: --cursor {page['next_cursor']}", err=True)
 
 
 @calls_app.command("delete")

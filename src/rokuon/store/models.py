@@ -515,6 +515,11 @@ from rokuon.store.models_compliance import (  # noqa: E402, F401 - compliance's 
     ThirdPartyProvision,
     TranscriptCorrection,
 )
+from rokuon.store.models_integrations import (  # noqa: E402, F401 - CRM and SMS outboxes
+    CrmDelivery,
+    SmsMessage,
+    SmsOptOut,
+)
 from rokuon.store.models_live_rules import (  # noqa: E402, F401 - live calls as data
     LivePreregistration,
     LiveRuleVersion,

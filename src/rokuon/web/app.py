@@ -26,7 +26,9 @@ from rokuon.web import (
     breach_api,
     cdr_api,
     coaching_web,
+    crm_web,
     dashboard_ui,
+    export_web,
     integrations_api,
     live_board,
     live_preregister_api,
@@ -112,9 +114,9 @@ def error_response(request: Request, status: int, detail: str,
 
 
 def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
-    from rokuon.pipeline.executor import EmbeddedExecutor
+    from rokuon.pipeline.celery_executor import make_executor
 
-    executor = EmbeddedExecutor(rt)
+    executor = make_executor(rt)  # in-process threads, or Celery when broker_url is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,9 +151,14 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
             from rokuon.integrations.delivery import DeliveryWorker
 
             deliveries = DeliveryWorker(rt).start()  # outbound webhooks and Slack
-            from rokuon.compliance.retention import RetentionScheduler
+            if rt.settings.broker_url:  # scale-out: the cluster's single beat schedules
+                from rokuon.pipeline.celery_beat import ClusterBeat
 
-            retention = RetentionScheduler(rt).start()
+                retention = ClusterBeat(rt).start()
+            else:
+                from rokuon.compliance.retention import RetentionScheduler
+
+                retention = RetentionScheduler(rt).start()
         if rt.settings.watch_dir:
             try:
                 from rokuon.calls.watch import WatchFolder
@@ -200,6 +207,8 @@ def create_app(rt: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.include_router(integrations_api.router)
     app.include_router(coaching_web.router)
     app.include_router(scorecards_web.router)
+    app.include_router(export_web.router)  # call export (CSV / JSONL)
+    app.include_router(crm_web.router)  # CRM deliveries, after-call SMS
     app.include_router(timeline_web.router)
     app.include_router(admin_web.router)
     app.include_router(live_rules_web.router)

@@ -15,15 +15,20 @@ from rokuon.web.i18n import (
     text_call_list,
     text_checklist,
     text_common,
+    text_compliance_pages,
+    text_crm,
     text_dashboard,
+    text_export,
     text_live_rules,
     text_scorecards,
+    text_search,
     text_timeline,
 )
 
 LANGS = ("ja", "en")
 AREAS = (text_common, text_admin, text_live_rules, text_call, text_scorecards,
-         text_dashboard, text_call_list, text_timeline, text_checklist)
+         text_dashboard, text_call_list, text_timeline, text_checklist, text_crm,
+         text_compliance_pages, text_export, text_search)
 
 
 def _merge() -> dict[str, dict[str, str]]:
