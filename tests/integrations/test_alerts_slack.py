@@ -147,7 +147,9 @@ def test_call_analyzed_is_emitted_once_per_analysis(rt, receivers, worker) -> No
     data = doc["data"]
     assert set(data) == {"call_id", "qa_score", "duration_s", "complaint", "summary"}
     assert data["call_id"] == cid and isinstance(data["complaint"], bool)
-    assert data["summary"] is None and abs(data["duration_s"] - 1.0) < 0.05
+    # the call's summary (engine.analysis.summary): its one sentence, no digits
+    assert data["summary"] == "ふざけるな、責任者を出せ。もう解約します。二度と電話しないでくれ"
+    assert abs(data["duration_s"] - 1.0) < 0.05
     with rt.db.session() as s:
         from rokuon.store.models import Call
 

@@ -45,7 +45,7 @@ CALL_PAGE_WORDS: set[str] = set()
 _KEY = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
-_HEX_ID = re.compile(r"\b[0-9a-f]{16,32}\b")
+_HEX_ID = re.compile(r"\b[0-9a-f]{8,32}\b")  # call ids, whole or shortened (8)
 
 
 class _VisibleText(HTMLParser):

@@ -27,9 +27,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 @router.post("/calls/{call_id}/sms")
-def send_form(call_id: str, csrf: str = Form(""), auth: Auth = Depends(ui_auth),
-              s: Session = Depends(db_session), rt: Runtime = Depends(runtime)) -> Response:
-    check_csrf(auth, csrf)
+def send_form(call_id: str, request: Request, csrf: str = Form(""),
+              auth: Auth = Depends(ui_auth), s: Session = Depends(db_session),
+              rt: Runtime = Depends(runtime)) -> Response:
+    check_csrf(auth, csrf or request.headers.get("x-csrf-token"))
     require_action(auth, "read")
     try:
         call = door.get_call(s, auth.principal, call_id, action="sms.request")
