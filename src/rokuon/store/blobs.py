@@ -101,6 +101,18 @@ def validate_key(key: str) -> str:
     return key
 
 
+def checked(key: str, data: bytes, expected_sha256: str | None) -> bytes:
+    """``data`` when its sha256 is the one recorded at ingest (or none was given), else
+    BlobIntegrityError — what every store's ``read_all`` checks."""
+    if expected_sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected_sha256.lower():
+            raise BlobIntegrityError(f"{key}: content hash does not match the one "
+                                     f"recorded at ingest (sha256 {actual[:16]}…, "
+                                     f"expected {expected_sha256[:16]}…)")
+    return data
+
+
 def human_size(n: int) -> str:
     """``524288000`` → ``500 MiB``."""
     for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -247,14 +259,7 @@ class LocalBlobStore:
                  expected_sha256: str | None = None) -> bytes:
         """The whole plaintext; checks the sha256 recorded at ingest when given."""
         with self.open(key, wrapped_key) as r:
-            data = r.readall()
-        if expected_sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != expected_sha256.lower():
-                raise BlobIntegrityError(f"{key}: content hash does not match the one "
-                                         f"recorded at ingest (sha256 {actual[:16]}…, "
-                                         f"expected {expected_sha256[:16]}…)")
-        return data
+            return checked(key, r.readall(), expected_sha256)
 
     # -- housekeeping --------------------------------------------------------------------------
 

@@ -341,19 +341,10 @@ class S3BlobStore:
 
     def read_all(self, key: str, wrapped_key: WrappedKey, *,
                  expected_sha256: str | None = None) -> bytes:
-        import hashlib
-
-        from rokuon.store.blobcrypt import BlobIntegrityError
+        from rokuon.store.blobs import checked
 
         with self.open(key, wrapped_key) as r:
-            data = r.readall()
-        if expected_sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != expected_sha256.lower():
-                raise BlobIntegrityError(f"{key}: content hash does not match the one "
-                                         f"recorded at ingest (sha256 {actual[:16]}…, "
-                                         f"expected {expected_sha256[:16]}…)")
-        return data
+            return checked(key, r.readall(), expected_sha256)
 
     def raw_chunks(self, key: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         """The encrypted object, streamed (backups copy it byte for byte)."""
