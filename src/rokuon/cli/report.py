@@ -27,6 +27,20 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+def _run(since: str | None, until: str | None, make: Any) -> tuple[Any, Any]:
+    """(period, report): ``make(session, principal, period)`` over the parsed period as
+    the local admin; a bad period or option ends the command with its message."""
+    from rokuon.reports.service import ReportError, parse_period
+
+    rt = _runtime()
+    try:
+        period = parse_period(since, until, rt.settings.timezone)
+        with rt.db.session() as s:
+            return period, make(s, Principal.cli(), period)
+    except ReportError as exc:
+        fail(str(exc))
+
+
 @report_app.command("kpis")
 def kpis(group: Annotated[str | None, typer.Option(
              "--group", help="agent | team | queue | day")] = None,
@@ -35,16 +49,10 @@ def kpis(group: Annotated[str | None, typer.Option(
     """Volume, AHT, talk ratio, silence, overlaps, interruptions, fillers, QA,
     complaints, negative sentiment and missing recording notices (docs/reports.md)."""
     from rokuon.reports import kpis as k
-    from rokuon.reports.service import ReportError, kpis_csv, parse_period
+    from rokuon.reports.service import kpis_csv
 
-    rt = _runtime()
-    try:
-        period = parse_period(since, until, rt.settings.timezone)
-        k.check_group(group)
-        with rt.db.session() as s:
-            rep = k.report(s, Principal.cli(), period, group)
-    except ReportError as exc:
-        fail(str(exc))
+    period, rep = _run(since, until, lambda s, who, p: k.report(s, who, p,
+                                                                k.check_group(group)))
     if as_json:
         emit_json(rep.contract())
         return
@@ -67,15 +75,10 @@ def keywords(since: SinceOpt = None, until: UntilOpt = None,
              as_csv: CsvOpt = False, as_json: JsonOpt = False) -> None:
     """Keywords heard in the period: count, calls, change against the period before."""
     from rokuon.reports import keywords as kw
-    from rokuon.reports.service import ReportError, keywords_csv, parse_period
+    from rokuon.reports.service import keywords_csv
 
-    rt = _runtime()
-    try:
-        period = parse_period(since, until, rt.settings.timezone)
-        with rt.db.session() as s:
-            rep = kw.report(s, Principal.cli(), period, lists=tuple(lists or ()))
-    except ReportError as exc:
-        fail(str(exc))
+    period, rep = _run(since, until, lambda s, who, p: kw.report(
+        s, who, p, lists=tuple(lists or ())))
     if as_json:
         emit_json(rep.contract())
         return
@@ -96,15 +99,9 @@ def topics(since: SinceOpt = None, until: UntilOpt = None,
     """VOC topics: what customers talked about, calls per topic and the change
     against the period before (docs/reports.md)."""
     from rokuon.reports import topics as tp
-    from rokuon.reports.service import ReportError, parse_period, topics_csv
+    from rokuon.reports.service import topics_csv
 
-    rt = _runtime()
-    try:
-        period = parse_period(since, until, rt.settings.timezone)
-        with rt.db.session() as s:
-            rep = tp.report(s, Principal.cli(), period, topics=count)
-    except ReportError as exc:
-        fail(str(exc))
+    period, rep = _run(since, until, lambda s, who, p: tp.report(s, who, p, topics=count))
     if as_json:
         emit_json(rep.contract())
         return
