@@ -109,9 +109,10 @@ def sign_in(client: TestClient, email: str, secret: str | None) -> TestClient:
 
 
 @contextmanager
-def live_server(rt) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The app under a real uvicorn in a thread (a real network round trip: what a
-    browser sees, unlike TestClient, which waits for the whole app call)."""
+def live_server(rt, app=None) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app (``app``, or a new one without pipeline workers) under a real uvicorn in
+    a thread (a real network round trip: what a browser sees, unlike TestClient, which
+    waits for the whole app call)."""
     import socket
     import threading
 
@@ -120,8 +121,9 @@ def live_server(rt) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(rt, start_workers=False), host="127.0.0.1",
-                                        port=port, log_level="warning"))
+    app = app if app is not None else create_app(rt, start_workers=False)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                        log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     started = threading.Event()

@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +16,7 @@ from rokuon.access.principal import Principal
 from rokuon.assist import knowledge, service
 from rokuon.users.tokens import create_token
 from rokuon.web.app import create_app
-from tests.web.conftest import NEW_PASSWORD, make_user
+from tests.web.conftest import NEW_PASSWORD, live_server, make_user
 from tests.web.test_live_board_browser import _final
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,7 +28,6 @@ START = {"event": "start", "format": {"encoding": "pcm16", "sample_rate": 8000,
 def test_agent_sees_faq_answers_on_their_call(installation) -> None:  # type: ignore[no-untyped-def]
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed")
-    import uvicorn
     from playwright.sync_api import expect, sync_playwright
     from websockets.sync.client import connect
 
@@ -44,18 +40,9 @@ def test_agent_sees_faq_answers_on_their_call(installation) -> None:  # type: ig
     with rt.db.session() as s:
         token, _ = create_token(s, Principal.cli(), "ivr@example.com", ["calls:write"])
     app = create_app(rt, start_workers=False)  # no model: the test supplies the text
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    while not srv.started:
-        assert t.is_alive()
-        time.sleep(0.01)
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {token}"}
-    try:
+    with live_server(rt, app) as base:
+        port = base.rsplit(":", 1)[1]
         with connect(f"ws://127.0.0.1:{port}/ingest/ws", additional_headers=auth) as mine, \
                 connect(f"ws://127.0.0.1:{port}/ingest/ws", additional_headers=auth) as other, \
                 sync_playwright() as p:
@@ -96,6 +83,3 @@ def test_agent_sees_faq_answers_on_their_call(installation) -> None:  # type: ig
             expect(page.locator(f"#live-{other_id}")).to_have_count(0)
             page.screenshot(path=str(rt.settings.home / "agent-faq.png"))
             browser.close()
-    finally:
-        srv.should_exit = True
-        t.join(10)
